@@ -148,7 +148,8 @@ impl MuxModel {
             }
             self.last_crc.insert(key, s.crc());
         }
-        let change = match s.table_id() {
+        
+        match s.table_id() {
             table_id::PAT if pid == crate::packet::pids::PAT => self.on_pat(s),
             table_id::PMT => self.on_pmt(pid, s),
             table_id::CAT => self.on_cat(s),
@@ -157,8 +158,7 @@ impl MuxModel {
             table_id::EIT_PF_ACTUAL => self.on_eit_pf(s),
             table_id::TDT | table_id::TOT => self.on_time(s),
             _ => None,
-        };
-        change
+        }
     }
 
     fn on_pat(&mut self, s: &Section<'_>) -> Option<Change> {

@@ -91,7 +91,7 @@ impl PcrTimeline {
 
     /// The measured (or fallback) rate in bits per second.
     pub fn bitrate(&self) -> u64 {
-        ((188u128 * 8 * 1_000_000_000 << 16) / u128::from(self.ns_per_packet_q16.max(1))) as u64
+        (((188u128 * 8 * 1_000_000_000) << 16) / u128::from(self.ns_per_packet_q16.max(1))) as u64
     }
 
     /// Forgets PCR history but keeps the rate, for when the reference PID changes.
@@ -101,7 +101,7 @@ impl PcrTimeline {
 }
 
 fn ns_per_packet_q16(bitrate: u64) -> u64 {
-    ((188u128 * 8 * 1_000_000_000 << 16) / u128::from(bitrate)) as u64
+    (((188u128 * 8 * 1_000_000_000) << 16) / u128::from(bitrate)) as u64
 }
 
 /// Tuning for [`MuxClock`].
@@ -153,6 +153,9 @@ pub struct MuxClock {
     anchors: [Anchor; ANCHORS],
     anchor_count: usize,
     newest: usize,
+    /// Arrival of the newest anchor: until a second PCR gives a rate, time past the first
+    /// one is measured by arrival rather than guessed from the fallback rate.
+    newest_arrival_ns: i64,
     delay: Option<i64>,
     bucket_start: i64,
     bucket_max: i64,
@@ -170,6 +173,7 @@ impl MuxClock {
             anchors: [Anchor { position: 0, stream_ns: 0 }; ANCHORS],
             anchor_count: 0,
             newest: 0,
+            newest_arrival_ns: 0,
             delay: None,
             bucket_start: 0,
             bucket_max: i64::MIN,
@@ -217,6 +221,7 @@ impl MuxClock {
         self.newest = (self.newest + 1) % ANCHORS;
         self.anchors[self.newest] = anchor;
         self.anchor_count = (self.anchor_count + 1).min(ANCHORS);
+        self.newest_arrival_ns = arrival_ns;
         self.track_delay(arrival_ns - anchor.stream_ns, anchor.stream_ns);
     }
 
@@ -250,9 +255,14 @@ impl MuxClock {
     /// Stream time of a position: interpolated between anchors, extrapolated past the last
     /// one, or the arrival time when there are no PCRs at all. For scheduling PSI.
     pub fn stream_time(&self, position: u64, arrival_ns: i64) -> i64 {
-        self.interpolate(position)
-            .or_else(|| self.timeline.extrapolate(position))
-            .unwrap_or(arrival_ns)
+        if let Some(t) = self.interpolate(position) {
+            return t;
+        }
+        match self.anchor_count {
+            0 => arrival_ns,
+            1 => self.newest_anchor().stream_ns + (arrival_ns - self.newest_arrival_ns).max(0),
+            _ => self.timeline.extrapolate(position).unwrap_or(arrival_ns),
+        }
     }
 
     /// When the packet at `position` (which arrived at `arrival_ns`) should be sent, in wall
@@ -351,7 +361,7 @@ mod tests {
             let arrival = 1_000 * MS + (burst + 1) * 100 * MS; // after the whole burst "happened"
             for i in 0..100u64 {
                 let position = burst as u64 * 100 + i;
-                if position % 10 == 0 {
+                if position.is_multiple_of(10) {
                     clock.on_pcr(0x100, position, Pcr(position * TICKS_PER_MS), false, arrival);
                 }
                 pending.push((position, arrival));

@@ -19,7 +19,7 @@ pub fn parse(section: &Section<'_>) -> Result<PatSectionInfo, TableError> {
         return Err(malformed("PAT", "not a PAT section"));
     }
     let payload = section.payload();
-    if payload.len() % 4 != 0 {
+    if !payload.len().is_multiple_of(4) {
         return Err(malformed("PAT", "program loop is not a multiple of 4 bytes"));
     }
     let mut info = PatSectionInfo {

@@ -14,7 +14,7 @@ fn bcd(b: u8) -> Option<u32> {
 }
 
 fn to_bcd(v: u32) -> u8 {
-    ((v / 10 % 10) << 4 | v % 10) as u8
+    (((v / 10 % 10) << 4) | (v % 10)) as u8
 }
 
 /// Decodes the 40-bit `UTC_time` field (16-bit MJD, then hh mm ss in BCD) to Unix seconds.
