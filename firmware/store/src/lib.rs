@@ -1,0 +1,650 @@
+//! Configuration store of dvbgate: settings, inputs and channels in a sled database
+//! on the box's flash.
+//!
+//! Every change is one sled transaction across the trees it touches and is flushed
+//! before the call returns, so a power cut or SIGKILL right after a successful call
+//! keeps it, and a failed call leaves nothing behind. Two index trees (`addresses`,
+//! `numbers`) make output addresses and channel numbers unique inside the same
+//! transactions. The layout carries a schema version; [`Store::open`] upgrades older
+//! databases step by step (see the `migrate` module) and refuses newer ones.
+//!
+//! Layout (schema 2): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
+//! u32 big-endian), `settings` (`settings` → JSON), `inputs` and `channels` (u32 BE
+//! id → JSON), `addresses` (canonical address string → u32 BE channel id) and
+//! `numbers` (u16 BE channel number → u32 BE channel id).
+
+mod codec;
+mod error;
+mod migrate;
+mod model;
+mod pool;
+#[doc(hidden)]
+pub mod v1;
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+
+use crate::codec::{
+    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SETTINGS,
+    SETTINGS_KEY, decode_json, decode_u16, decode_u32, encode_json, id_key, number_key,
+    take_next_id,
+};
+pub use crate::error::StoreError;
+pub use crate::migrate::SCHEMA_VERSION;
+pub use crate::model::{
+    ChannelConfig, ChannelPatch, EsFilter, InputConfig, InputPatch, MAX_CHANNEL_NUMBER, MAX_DSCP,
+    MAX_NAME_CHARS, MAX_PACKETS_PER_DATAGRAM, MAX_URL_BYTES, NewChannel, NewInput, OutputConfig,
+    Protocol, Settings, address_key, canonical_address,
+};
+use crate::model::{validate_channel, validate_input, validate_settings};
+pub use crate::pool::Ipv4Cidr;
+use crate::pool::{lowest_free_address, lowest_free_number};
+
+/// The sled configuration of the store (also used by the test support that writes
+/// databases by hand).
+#[doc(hidden)]
+pub fn sled_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        // The configuration is a few hundred records; sled's default cache (1 GiB) is
+        // sized for servers, and the box's RAM belongs to the stream buffers.
+        .cache_capacity(4 * 1024 * 1024)
+        // Compact segments eagerly and keep the files small: the store lives on a
+        // small SD/eMMC partition for years, and config changes are rare (a few a
+        // day), so the extra rewriting this costs stays tiny while the default
+        // throughput mode would leave half-empty 512 KiB segments behind.
+        .mode(sled::Mode::LowSpace)
+        // Every change is flushed explicitly before the call returns (durability
+        // does not depend on this timer). The background flusher only picks up
+        // sled's own housekeeping; once a second (sled's default is twice) means
+        // fewer small page writes and so less flash wear.
+        .flush_every_ms(Some(1000))
+}
+
+/// The open configuration database. Cheap to share behind an `Arc`: reads run
+/// concurrently, changes are serialised.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    schema_version: u32,
+    trees: Trees,
+    /// Serialises changes. sled transactions cannot scan, so a change that picks the
+    /// lowest free number or address scans first and commits second; holding this
+    /// lock across both keeps another change of this process from slipping in
+    /// between (sled's file lock keeps other processes out).
+    write_lock: Mutex<()>,
+}
+
+pub(crate) struct Trees {
+    meta: sled::Tree,
+    settings: sled::Tree,
+    inputs: sled::Tree,
+    channels: sled::Tree,
+    addresses: sled::Tree,
+    numbers: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+        Ok(Trees {
+            meta: db.open_tree(META)?,
+            settings: db.open_tree(SETTINGS)?,
+            inputs: db.open_tree(INPUTS)?,
+            channels: db.open_tree(CHANNELS)?,
+            addresses: db.open_tree(ADDRESSES)?,
+            numbers: db.open_tree(NUMBERS)?,
+        })
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("schema_version", &self.schema_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database in `dir`: creates a new one at the current schema, or
+    /// migrates an older one step by step, or refuses one written by a newer
+    /// dvbgate with [`StoreError::NewerSchema`] (without changing it).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_at(dir).map_err(|error| error.at(dir))
+    }
+
+    fn open_at(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled_config(dir).open()?;
+        let schema_version = migrate::prepare(&db, dir)?;
+        let trees = Trees::open(&db)?;
+        Ok(Store {
+            path: dir.to_path_buf(),
+            db,
+            schema_version,
+            trees,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// Schema version of the open database (always [`SCHEMA_VERSION`] once open).
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+
+    /// Directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        self.read(|trees| {
+            let bytes = trees.settings.get(SETTINGS_KEY)?.ok_or_else(|| {
+                StoreError::Corrupt("tree \"settings\" has no \"settings\" record".into())
+            })?;
+            decode_json(SETTINGS, &SETTINGS_KEY, &bytes)
+        })
+    }
+
+    /// Replaces the settings after validating them. Existing channels keep their
+    /// addresses; a new pool or base port applies to channels added later.
+    pub fn set_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        validate_settings(settings)?;
+        let json = encode_json(settings);
+        self.write(|trees| {
+            trees.settings.transaction(|tx| {
+                tx.insert(SETTINGS_KEY, json.as_slice())?;
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
+    /// All inputs, by id.
+    pub fn inputs(&self) -> Result<Vec<InputConfig>, StoreError> {
+        self.read(|trees| {
+            trees
+                .inputs
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    decode_json(INPUTS, &key_id(INPUTS, &key)?, &value)
+                })
+                .collect()
+        })
+    }
+
+    /// One input.
+    pub fn input(&self, id: u32) -> Result<Option<InputConfig>, StoreError> {
+        self.read(|trees| {
+            trees
+                .inputs
+                .get(id_key(id))?
+                .map(|value| decode_json(INPUTS, &id, &value))
+                .transpose()
+        })
+    }
+
+    /// Creates an input with the next free id.
+    pub fn add_input(&self, new: NewInput) -> Result<InputConfig, StoreError> {
+        let NewInput {
+            name,
+            url,
+            enabled,
+            auto_channels,
+        } = new;
+        let draft = InputConfig {
+            id: 0,
+            name,
+            url,
+            enabled,
+            auto_channels,
+        };
+        validate_input(&draft)?;
+        self.write(|trees| {
+            Ok((&trees.meta, &trees.inputs).transaction(|(meta, inputs)| {
+                let id = take_next_id(meta, NEXT_INPUT_ID_KEY, "input")?;
+                let input = InputConfig {
+                    id,
+                    ..draft.clone()
+                };
+                if inputs.insert(&id_key(id), encode_json(&input))?.is_some() {
+                    return Err(counter_behind(NEXT_INPUT_ID_KEY, id).abort());
+                }
+                Ok(input)
+            })?)
+        })
+    }
+
+    /// Changes the fields the patch sets.
+    pub fn update_input(&self, id: u32, patch: InputPatch) -> Result<InputConfig, StoreError> {
+        self.write(|trees| {
+            let mut input = self.input(id)?.ok_or_else(|| input_not_found(id))?;
+            patch.apply(&mut input);
+            validate_input(&input)?;
+            Ok(trees.inputs.transaction(|inputs| {
+                if inputs.get(id_key(id))?.is_none() {
+                    return Err(input_not_found(id).abort());
+                }
+                inputs.insert(&id_key(id), encode_json(&input))?;
+                Ok(input.clone())
+            })?)
+        })
+    }
+
+    /// Removes an input and, in the same transaction, its channels and their index
+    /// entries.
+    pub fn remove_input(&self, id: u32) -> Result<(), StoreError> {
+        self.write(|trees| {
+            let doomed: Vec<u32> = self
+                .channels()?
+                .into_iter()
+                .filter(|channel| channel.input_id == id)
+                .map(|channel| channel.id)
+                .collect();
+            let all = (
+                &trees.inputs,
+                &trees.channels,
+                &trees.addresses,
+                &trees.numbers,
+            );
+            all.transaction(|(inputs, channels, addresses, numbers)| {
+                if inputs.remove(&id_key(id))?.is_none() {
+                    return Err(input_not_found(id).abort());
+                }
+                for channel_id in &doomed {
+                    delete_channel(channels, addresses, numbers, *channel_id)?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
+    /// All channels, by number.
+    pub fn channels(&self) -> Result<Vec<ChannelConfig>, StoreError> {
+        self.read(|trees| {
+            let mut channels = trees
+                .channels
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    decode_json::<ChannelConfig>(CHANNELS, &key_id(CHANNELS, &key)?, &value)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            channels.sort_by_key(|channel| (channel.number, channel.id));
+            Ok(channels)
+        })
+    }
+
+    /// One channel.
+    pub fn channel(&self, id: u32) -> Result<Option<ChannelConfig>, StoreError> {
+        self.read(|trees| {
+            trees
+                .channels
+                .get(id_key(id))?
+                .map(|value| decode_json(CHANNELS, &id, &value))
+                .transpose()
+        })
+    }
+
+    /// The channel with this number.
+    pub fn channel_by_number(&self, number: u16) -> Result<Option<ChannelConfig>, StoreError> {
+        let Some(id) = self.read(|trees| {
+            trees
+                .numbers
+                .get(number_key(number))?
+                .map(|value| decode_u32(NUMBERS, &number, &value))
+                .transpose()
+        })?
+        else {
+            return Ok(None);
+        };
+        self.channel(id)
+    }
+
+    /// Creates a channel. Without a number it gets the lowest free one; without an
+    /// address the lowest free address of the settings' pool at the base port.
+    pub fn add_channel(&self, new: NewChannel) -> Result<ChannelConfig, StoreError> {
+        self.write(|trees| {
+            let number = match new.number {
+                Some(number) => number,
+                None => lowest_free_number(&self.used_numbers()?)?,
+            };
+            let address = match new.address {
+                Some(address) => address,
+                None => {
+                    let settings = self.settings()?;
+                    lowest_free_address(settings.pool, settings.base_port, &self.used_ips()?)?
+                }
+            };
+            let draft = new.clone().into_config(0, number, address);
+            validate_channel(&draft)?;
+            let all = (
+                &trees.meta,
+                &trees.inputs,
+                &trees.channels,
+                &trees.addresses,
+                &trees.numbers,
+            );
+            Ok(
+                all.transaction(|(meta, inputs, channels, addresses, numbers)| {
+                    if inputs.get(id_key(draft.input_id))?.is_none() {
+                        return Err(input_not_found(draft.input_id).abort());
+                    }
+                    let id = take_next_id(meta, NEXT_CHANNEL_ID_KEY, "channel")?;
+                    let channel = ChannelConfig {
+                        id,
+                        ..draft.clone()
+                    };
+                    claim_number(numbers, channels, &channel)?;
+                    claim_address(addresses, channels, &channel)?;
+                    if channels
+                        .insert(&id_key(id), encode_json(&channel))?
+                        .is_some()
+                    {
+                        return Err(counter_behind(NEXT_CHANNEL_ID_KEY, id).abort());
+                    }
+                    Ok(channel)
+                })?,
+            )
+        })
+    }
+
+    /// Changes the fields the patch sets; a new number or address is checked for
+    /// uniqueness and its index entry moved in the same transaction.
+    pub fn update_channel(
+        &self,
+        id: u32,
+        patch: ChannelPatch,
+    ) -> Result<ChannelConfig, StoreError> {
+        self.write(|trees| {
+            let old = self.channel(id)?.ok_or_else(|| channel_not_found(id))?;
+            let mut channel = old.clone();
+            patch.apply(&mut channel);
+            validate_channel(&channel)?;
+            let all = (
+                &trees.inputs,
+                &trees.channels,
+                &trees.addresses,
+                &trees.numbers,
+            );
+            Ok(all.transaction(|(inputs, channels, addresses, numbers)| {
+                if channels.get(id_key(id))?.is_none() {
+                    return Err(channel_not_found(id).abort());
+                }
+                if channel.input_id != old.input_id
+                    && inputs.get(id_key(channel.input_id))?.is_none()
+                {
+                    return Err(input_not_found(channel.input_id).abort());
+                }
+                if channel.number != old.number {
+                    claim_number(numbers, channels, &channel)?;
+                    release(numbers, &number_key(old.number), id)?;
+                }
+                let old_key = address_key(old.output.address);
+                if address_key(channel.output.address) != old_key {
+                    claim_address(addresses, channels, &channel)?;
+                    release(addresses, old_key.as_bytes(), id)?;
+                }
+                channels.insert(&id_key(id), encode_json(&channel))?;
+                Ok(channel.clone())
+            })?)
+        })
+    }
+
+    /// Removes a channel and its index entries.
+    pub fn remove_channel(&self, id: u32) -> Result<(), StoreError> {
+        self.write(|trees| {
+            let all = (&trees.channels, &trees.addresses, &trees.numbers);
+            all.transaction(|(channels, addresses, numbers)| {
+                if !delete_channel(channels, addresses, numbers, id)? {
+                    return Err(channel_not_found(id).abort());
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Checks that the indexes and counters agree with the records: every channel
+    /// decodes and owns its number and address entries, no index entry points
+    /// elsewhere, and the id counters are past every id. For diagnostics and tests;
+    /// the store keeps this true by itself.
+    pub fn verify(&self) -> Result<(), StoreError> {
+        self.read(|trees| {
+            let corrupt = |message: String| Err(StoreError::Corrupt(message));
+            let channels = self.channels()?;
+            for channel in &channels {
+                let by_number = trees.numbers.get(number_key(channel.number))?;
+                let by_number = by_number
+                    .map(|value| decode_u32(NUMBERS, &channel.number, &value))
+                    .transpose()?;
+                if by_number != Some(channel.id) {
+                    return corrupt(format!(
+                        "index \"numbers\" maps {} to {by_number:?}, not to {}",
+                        channel.number,
+                        channel.describe()
+                    ));
+                }
+                let key = address_key(channel.output.address);
+                let by_address = trees.addresses.get(key.as_bytes())?;
+                let by_address = by_address
+                    .map(|value| decode_u32(ADDRESSES, &key, &value))
+                    .transpose()?;
+                if by_address != Some(channel.id) {
+                    return corrupt(format!(
+                        "index \"addresses\" maps {key} to {by_address:?}, not to {}",
+                        channel.describe()
+                    ));
+                }
+            }
+            if trees.numbers.len() != channels.len() || trees.addresses.len() != channels.len() {
+                return corrupt(format!(
+                    "{} channels but {} number and {} address index entries",
+                    channels.len(),
+                    trees.numbers.len(),
+                    trees.addresses.len()
+                ));
+            }
+            let highest_channel = channels.iter().map(|channel| channel.id).max().unwrap_or(0);
+            let highest_input = self
+                .inputs()?
+                .iter()
+                .map(|input| input.id)
+                .max()
+                .unwrap_or(0);
+            for (key, highest) in [
+                (NEXT_CHANNEL_ID_KEY, highest_channel),
+                (NEXT_INPUT_ID_KEY, highest_input),
+            ] {
+                let next = trees.meta.get(key)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("tree \"meta\" has no {key:?} counter"))
+                })?;
+                let next = decode_u32(META, &key, &next)?;
+                if next <= highest {
+                    return corrupt(format!("{key} is {next}, but id {highest} exists"));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn used_numbers(&self) -> Result<BTreeSet<u16>, StoreError> {
+        self.trees
+            .numbers
+            .iter()
+            .keys()
+            .map(|key| decode_u16(NUMBERS, &key?))
+            .collect()
+    }
+
+    fn used_ips(&self) -> Result<HashSet<IpAddr>, StoreError> {
+        self.trees
+            .addresses
+            .iter()
+            .keys()
+            .map(|key| {
+                let key = key?;
+                let text = String::from_utf8_lossy(&key);
+                let address: SocketAddr = text.parse().map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "index \"addresses\": key {text:?} is not an address"
+                    ))
+                })?;
+                Ok(address.ip())
+            })
+            .collect()
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Trees) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        read(&self.trees).map_err(|error| error.at(&self.path))
+    }
+
+    /// Runs a change under the write lock and flushes it: when this returns Ok, the
+    /// change is on the medium.
+    fn write<T>(
+        &self,
+        change: impl FnOnce(&Trees) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // The lock guards no data of its own, so a panic in another writer leaves
+        // nothing inconsistent behind: sled rolled its transaction back.
+        let _serialised = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let result = change(&self.trees).and_then(|value| {
+            self.db.flush()?;
+            Ok(value)
+        });
+        result.map_err(|error| error.at(&self.path))
+    }
+}
+
+fn key_id(tree: &str, key: &[u8]) -> Result<u32, StoreError> {
+    decode_u32(tree, &format_args!("{key:02x?}"), key)
+}
+
+fn input_not_found(id: u32) -> StoreError {
+    StoreError::NotFound(format!("there is no input with id {id}"))
+}
+
+fn channel_not_found(id: u32) -> StoreError {
+    StoreError::NotFound(format!("there is no channel with id {id}"))
+}
+
+fn counter_behind(key: &str, id: u32) -> StoreError {
+    StoreError::Corrupt(format!(
+        "counter {key:?} is {id}, but a record with that id exists"
+    ))
+}
+
+/// Names the channel `id` for a conflict message, from inside a transaction.
+fn describe_in_tx(
+    channels: &TransactionalTree,
+    id: u32,
+) -> ConflictableTransactionResult<String, StoreError> {
+    Ok(match channels.get(id_key(id))? {
+        Some(value) => decode_json::<ChannelConfig>(CHANNELS, &id, &value)
+            .map_err(StoreError::abort)?
+            .describe(),
+        None => format!("channel id {id}"),
+    })
+}
+
+/// Points the `numbers` entry of the channel's number at it, unless another channel
+/// holds it.
+fn claim_number(
+    numbers: &TransactionalTree,
+    channels: &TransactionalTree,
+    channel: &ChannelConfig,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = number_key(channel.number);
+    if let Some(owner) = owner_in_tx(numbers, NUMBERS, &channel.number, &key)?
+        && owner != channel.id
+    {
+        let holder = describe_in_tx(channels, owner)?;
+        return Err(StoreError::Conflict(format!(
+            "channel number {} is already used by {holder}",
+            channel.number
+        ))
+        .abort());
+    }
+    numbers.insert(&key, &id_key(channel.id))?;
+    Ok(())
+}
+
+/// Points the `addresses` entry of the channel's address at it, unless another
+/// channel holds it.
+fn claim_address(
+    addresses: &TransactionalTree,
+    channels: &TransactionalTree,
+    channel: &ChannelConfig,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = address_key(channel.output.address);
+    if let Some(owner) = owner_in_tx(addresses, ADDRESSES, &key, key.as_bytes())?
+        && owner != channel.id
+    {
+        let holder = describe_in_tx(channels, owner)?;
+        return Err(
+            StoreError::Conflict(format!("address {key} is already used by {holder}")).abort(),
+        );
+    }
+    addresses.insert(key.as_bytes(), &id_key(channel.id))?;
+    Ok(())
+}
+
+fn owner_in_tx(
+    index: &TransactionalTree,
+    index_name: &str,
+    shown_key: &dyn std::fmt::Display,
+    key: &[u8],
+) -> ConflictableTransactionResult<Option<u32>, StoreError> {
+    match index.get(key)? {
+        Some(value) => Ok(Some(
+            decode_u32(index_name, shown_key, &value).map_err(StoreError::abort)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Removes an index entry if it belongs to channel `id` (an entry of another channel
+/// is that channel's business).
+fn release(
+    index: &TransactionalTree,
+    key: &[u8],
+    id: u32,
+) -> ConflictableTransactionResult<(), StoreError> {
+    if let Some(value) = index.get(key)?
+        && value.as_ref() == id_key(id)
+    {
+        index.remove(key)?;
+    }
+    Ok(())
+}
+
+/// Removes channel `id` and its index entries; false if there is no such channel.
+fn delete_channel(
+    channels: &TransactionalTree,
+    addresses: &TransactionalTree,
+    numbers: &TransactionalTree,
+    id: u32,
+) -> ConflictableTransactionResult<bool, StoreError> {
+    let Some(value) = channels.remove(&id_key(id))? else {
+        return Ok(false);
+    };
+    let channel: ChannelConfig = decode_json(CHANNELS, &id, &value).map_err(StoreError::abort)?;
+    release(numbers, &number_key(channel.number), id)?;
+    release(
+        addresses,
+        address_key(channel.output.address).as_bytes(),
+        id,
+    )?;
+    Ok(true)
+}
