@@ -60,6 +60,8 @@ pub struct MuxMonitor {
     errors: SectionErrors,
     /// Good sections seen per table id (repeats included).
     sections: [u64; 256],
+    /// Bumped on every model change, so observers can tell cheaply whether to look.
+    generation: u64,
 }
 
 impl MuxMonitor {
@@ -72,6 +74,7 @@ impl MuxMonitor {
             assembler_of: vec![NO_ASSEMBLER; pids::COUNT].into_boxed_slice(),
             errors: SectionErrors::default(),
             sections: [0; 256],
+            generation: 0,
         };
         m.refresh_si_pids();
         m
@@ -84,6 +87,11 @@ impl MuxMonitor {
     /// Good sections seen, per table id.
     pub fn sections_seen(&self) -> &[u64; 256] {
         &self.sections
+    }
+
+    /// Changes with every change of the model.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Accounts one packet, reassembles its sections if it is on a PSI/SI PID, updates the
@@ -123,13 +131,15 @@ impl MuxMonitor {
         let eit = self.eit;
         let network_pid = self.model.network_pid();
         let wanted = move |t: u8| wanted(pid, network_pid, eit, t);
-        let (model, errors, sections) = (&mut self.model, &mut self.errors, &mut self.sections);
+        let (model, errors, sections, generation) =
+            (&mut self.model, &mut self.errors, &mut self.sections, &mut self.generation);
         let mut pat_changed = false;
         self.assemblers[slot].1.push(p, &wanted, &mut |result| match result {
             Ok(section) => {
                 sections[usize::from(section.table_id())] += 1;
                 if let Some(change) = model.on_section(pid, &section) {
                     pat_changed |= change == Change::Pat;
+                    *generation += 1;
                     on_change(model, change);
                 }
             }

@@ -1,0 +1,527 @@
+//! The pipeline thread and its handle.
+
+use crate::rate_limit::RateLimit;
+use crate::snapshot::{ChannelSnapshot, InputState, ServiceInfo, Snapshot, StreamInfo};
+use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput};
+use dvbgate_outputs::{OutputSpec, Sender};
+use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
+use dvbgate_ts::tables::sdt::service_kind;
+use dvbgate_ts::timing::ClockConfig;
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tracing::{error, info, warn};
+
+/// How a pipeline runs.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// For logs: the input's name.
+    pub name: String,
+    /// `udp://…`, `rtp://…`, `file://…` or a path.
+    pub address: String,
+    pub input: InputOptions,
+    pub clock: ClockConfig,
+    /// The thread wakes this often; datagrams due within a tick leave together.
+    pub tick: Duration,
+    /// A half-filled datagram leaves after this long, so quiet channels are not held back.
+    pub max_datagram_wait: Duration,
+}
+
+impl PipelineConfig {
+    pub fn new(name: impl Into<String>, address: impl Into<String>) -> Self {
+        PipelineConfig {
+            name: name.into(),
+            address: address.into(),
+            input: InputOptions::default(),
+            clock: ClockConfig::default(),
+            tick: Duration::from_millis(2),
+            max_datagram_wait: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A channel as the pipeline needs it: what to remux, and where to send it (none: remux
+/// only, e.g. a disabled output).
+#[derive(Clone, Debug)]
+pub struct ChannelSetup {
+    pub key: ChannelKey,
+    pub spec: ChannelSpec,
+    pub output: Option<OutputSpec>,
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    /// The input could not be opened; the message names it and says why.
+    Input(InputError),
+    Thread(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Input(e) => e.fmt(f),
+            StartError::Thread(e) => write!(f, "cannot start the pipeline thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+enum Command {
+    SetChannel(Box<ChannelSetup>),
+    RemoveChannel(ChannelKey),
+    Stop,
+}
+
+/// Handle to a running pipeline. Dropping it stops the thread.
+pub struct Pipeline {
+    name: String,
+    commands: mpsc::Sender<Command>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Opens the input on a new thread and starts remuxing. Returns once the input is open,
+    /// or with the reason it could not be opened.
+    pub fn start(config: PipelineConfig, channels: Vec<ChannelSetup>) -> Result<Pipeline, StartError> {
+        let (commands, rx) = mpsc::channel();
+        let snapshot = Arc::new(Mutex::new(Snapshot::starting()));
+        let (opened_tx, opened_rx) = mpsc::sync_channel(1);
+        let shared = Arc::clone(&snapshot);
+        let name = config.name.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("mux-{}", config.name.chars().take(10).collect::<String>()))
+            .spawn(move || run(config, channels, rx, shared, opened_tx))
+            .map_err(|e| StartError::Thread(e.to_string()))?;
+        match opened_rx.recv() {
+            Ok(Ok(())) => Ok(Pipeline {
+                name,
+                commands,
+                snapshot,
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(StartError::Input(e))
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(StartError::Thread("the pipeline thread ended while opening its input".into()))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a channel or changes it (spec or output), without disturbing the others.
+    pub fn set_channel(&self, setup: ChannelSetup) {
+        let _ = self.commands.send(Command::SetChannel(Box::new(setup)));
+    }
+
+    pub fn remove_channel(&self, key: ChannelKey) {
+        let _ = self.commands.send(Command::RemoveChannel(key));
+    }
+
+    /// The latest report (at most a quarter of a second old).
+    pub fn snapshot(&self) -> Snapshot {
+        match self.snapshot.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Monotonic nanoseconds, the time base of all pacing.
+fn monotonic_ns(at: Instant) -> i64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    at.saturating_duration_since(epoch).as_nanos() as i64
+}
+
+/// Bytes handed to the demux between sends: one `recvmmsg` batch. A large poll (a socket
+/// that filled up while we slept) is remuxed and sent in slices, so no queue overflows.
+const SEND_EVERY_BYTES: usize = 64 * 7 * 188;
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
+/// No bytes for this long: the input is reported as without data.
+const NO_DATA_AFTER: Duration = Duration::from_secs(3);
+const REOPEN_MIN: Duration = Duration::from_secs(1);
+const REOPEN_MAX: Duration = Duration::from_secs(30);
+const LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// The input's bytes go to the demux; every batch, due datagrams go out.
+struct Feed<'a> {
+    demux: &'a mut Demux,
+    sender: &'a mut Sender,
+    arrival_ns: i64,
+    slack_ns: i64,
+    since_send: usize,
+}
+
+impl InputSink for Feed<'_> {
+    fn data(&mut self, bytes: &[u8]) {
+        self.demux.push(bytes, self.arrival_ns);
+        self.since_send += bytes.len();
+        if self.since_send >= SEND_EVERY_BYTES {
+            self.since_send = 0;
+            let (clock, channels) = self.demux.outputs();
+            self.sender.send_due(clock, channels, self.arrival_ns, self.slack_ns);
+        }
+    }
+
+    fn discontinuity(&mut self) {
+        self.demux.discontinuity();
+    }
+}
+
+/// State of the thread besides the demux and the sender.
+struct Worker {
+    config: PipelineConfig,
+    input: Option<Box<dyn MuxInput>>,
+    reopen_at: Instant,
+    backoff: Duration,
+    reopens: u64,
+    last_error: Option<String>,
+    state: InputState,
+    last_data: Instant,
+    /// When the count of good packets last went up.
+    last_packets_at: Instant,
+    output_errors: HashMap<ChannelKey, String>,
+    // For rates and change detection between snapshots.
+    last_snapshot: Instant,
+    last_bytes: u64,
+    last_channel_bytes: HashMap<ChannelKey, u64>,
+    last_generation: u64,
+    last_cc_errors: u64,
+    last_packets: u64,
+    services: Vec<ServiceInfo>,
+    cc_log: RateLimit,
+    output_log: HashMap<ChannelKey, RateLimit>,
+}
+
+fn run(
+    config: PipelineConfig,
+    channels: Vec<ChannelSetup>,
+    commands: Receiver<Command>,
+    shared: Arc<Mutex<Snapshot>>,
+    opened: SyncSender<Result<(), InputError>>,
+) {
+    let input = match dvbgate_inputs::open(&config.address, &config.input) {
+        Ok(input) => input,
+        Err(e) => {
+            let _ = opened.send(Err(e));
+            return;
+        }
+    };
+    info!(input = %config.name, address = %input.describe(), "input open");
+    let _ = opened.send(Ok(()));
+
+    let mut demux = Demux::new(config.clock);
+    let mut sender = Sender::new();
+    let now = Instant::now();
+    let mut w = Worker {
+        input: Some(input),
+        reopen_at: now,
+        backoff: REOPEN_MIN,
+        reopens: 0,
+        last_error: None,
+        state: InputState::Starting,
+        last_data: now,
+        last_packets_at: now,
+        output_errors: HashMap::new(),
+        last_snapshot: now,
+        last_bytes: 0,
+        last_channel_bytes: HashMap::new(),
+        last_generation: u64::MAX,
+        last_cc_errors: 0,
+        last_packets: 0,
+        services: Vec::new(),
+        cc_log: RateLimit::new(LOG_WINDOW),
+        output_log: HashMap::new(),
+        config,
+    };
+    for setup in channels {
+        w.apply(Command::SetChannel(Box::new(setup)), &mut demux, &mut sender);
+    }
+
+    let tick = w.config.tick;
+    let slack_ns = tick.as_nanos() as i64;
+    let max_wait_ns = w.config.max_datagram_wait.as_nanos() as i64;
+    let mut next_tick = Instant::now();
+    loop {
+        // Commands, and the sleep until the next tick, in one wait.
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(cmd) => {
+                w.apply(cmd, &mut demux, &mut sender);
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        next_tick += tick;
+        if next_tick < now {
+            next_tick = now + tick; // we were late: do not try to catch up ticks
+        }
+        let now_ns = monotonic_ns(now);
+
+        w.poll_input(now, now_ns, slack_ns, &mut demux, &mut sender);
+        let (clock, outputs) = demux.outputs();
+        sender.send_due(clock, outputs, now_ns, slack_ns);
+        demux.seal_stale(now_ns, max_wait_ns);
+
+        if now.duration_since(w.last_snapshot) >= SNAPSHOT_EVERY {
+            let snapshot = w.snapshot(now, &demux, &mut sender);
+            match shared.lock() {
+                Ok(mut s) => *s = snapshot,
+                Err(poisoned) => *poisoned.into_inner() = snapshot,
+            }
+        }
+    }
+    info!(input = %w.config.name, "pipeline stopped");
+}
+
+impl Worker {
+    fn apply(&mut self, cmd: Command, demux: &mut Demux, sender: &mut Sender) {
+        match cmd {
+            Command::SetChannel(setup) => {
+                let ChannelSetup { key, spec, output } = *setup;
+                demux.set_channel(key, spec);
+                match output {
+                    Some(o) => {
+                        let address = o.address;
+                        match sender.set_output(key, o) {
+                            Ok(()) => {
+                                self.output_errors.remove(&key);
+                            }
+                            Err(e) => {
+                                error!(input = %self.config.name, channel = key, %address, "cannot open output: {e}");
+                                sender.remove_output(key);
+                                self.output_errors.insert(key, e.to_string());
+                            }
+                        }
+                    }
+                    None => sender.remove_output(key),
+                }
+            }
+            Command::RemoveChannel(key) => {
+                demux.remove_channel(key);
+                sender.remove_output(key);
+                self.output_errors.remove(&key);
+            }
+            Command::Stop => {}
+        }
+    }
+
+    fn poll_input(&mut self, now: Instant, now_ns: i64, slack_ns: i64, demux: &mut Demux, sender: &mut Sender) {
+        let Some(input) = self.input.as_mut() else {
+            if now >= self.reopen_at {
+                self.reopen(now, demux);
+            }
+            return;
+        };
+        let mut feed = Feed {
+            demux,
+            sender,
+            arrival_ns: now_ns,
+            slack_ns,
+            since_send: 0,
+        };
+        match input.poll(now, &mut feed) {
+            Ok(0) => {}
+            Ok(_) => {
+                self.last_data = now;
+                self.backoff = REOPEN_MIN;
+            }
+            Err(e) => {
+                warn!(input = %self.config.name, "input failed, reopening in {:?}: {e}", self.backoff);
+                self.last_error = Some(e.to_string());
+                self.input = None;
+                self.state = InputState::Error;
+                self.reopen_at = now + self.backoff;
+            }
+        }
+    }
+
+    fn reopen(&mut self, now: Instant, demux: &mut Demux) {
+        self.reopens += 1;
+        match dvbgate_inputs::open(&self.config.address, &self.config.input) {
+            Ok(input) => {
+                info!(input = %self.config.name, "input reopened");
+                self.input = Some(input);
+                self.last_error = None;
+                self.last_data = now;
+                // Whatever comes next does not continue what came before.
+                demux.discontinuity();
+            }
+            Err(e) => {
+                self.backoff = (self.backoff * 2).min(REOPEN_MAX);
+                warn!(input = %self.config.name, "reopen failed, next try in {:?}: {e}", self.backoff);
+                self.last_error = Some(e.to_string());
+                self.reopen_at = now + self.backoff;
+            }
+        }
+    }
+
+    fn snapshot(&mut self, now: Instant, demux: &Demux, sender: &mut Sender) -> Snapshot {
+        let elapsed = now.duration_since(self.last_snapshot).as_secs_f64().max(1e-3);
+        self.last_snapshot = now;
+        let monitor = demux.monitor();
+        let totals = monitor.pids.totals();
+        let reader = demux.reader_stats();
+        let source = self.input.as_ref().map(|i| i.stats()).unwrap_or_default();
+        let bytes = reader.packets * 188 + reader.skipped_bytes;
+
+        if totals.packets > self.last_packets {
+            self.last_packets_at = now;
+        }
+        let state = if self.input.is_none() {
+            InputState::Error
+        } else if now.duration_since(self.last_data) >= NO_DATA_AFTER {
+            InputState::NoData
+        } else if self.last_data.duration_since(self.last_packets_at) >= Duration::from_millis(500) {
+            // Bytes keep coming, packets do not.
+            InputState::NoSync
+        } else if totals.packets > 0 {
+            InputState::Running
+        } else {
+            InputState::Starting
+        };
+        if state != self.state {
+            match state {
+                InputState::Running => info!(input = %self.config.name, "receiving a transport stream"),
+                InputState::NoData => warn!(input = %self.config.name, "no data for {NO_DATA_AFTER:?}"),
+                InputState::NoSync => error!(input = %self.config.name, skipped_bytes = reader.skipped_bytes, "data arrives but it is not an MPEG transport stream"),
+                InputState::Error | InputState::Starting => {}
+            }
+            self.state = state;
+        }
+        if totals.cc_errors > self.last_cc_errors {
+            if let Some(suppressed) = self.cc_log.allow(now) {
+                warn!(input = %self.config.name, new = totals.cc_errors - self.last_cc_errors, total = totals.cc_errors, suppressed, "continuity errors (packets lost before us)");
+            }
+            self.last_cc_errors = totals.cc_errors;
+        }
+        let bitrate_bps = ((bytes.saturating_sub(self.last_bytes)) as f64 * 8.0 / elapsed) as u64;
+        self.last_bytes = bytes;
+        self.last_packets = totals.packets;
+
+        if monitor.generation() != self.last_generation {
+            self.last_generation = monitor.generation();
+            self.services = services(demux);
+        }
+        let model = &monitor.model;
+
+        let mut channels = std::collections::BTreeMap::new();
+        for (key, ch) in demux.channels() {
+            let out = sender.counters(*key).unwrap_or_default();
+            if let Some(e) = sender.take_error(*key) {
+                let log = self.output_log.entry(*key).or_insert_with(|| RateLimit::new(LOG_WINDOW));
+                if let Some(suppressed) = log.allow(now) {
+                    warn!(input = %self.config.name, channel = key, suppressed, "{e}");
+                }
+                self.output_errors.insert(*key, e);
+            }
+            let previous = self.last_channel_bytes.insert(*key, out.bytes).unwrap_or(out.bytes);
+            let counters = ch.counters();
+            channels.insert(
+                *key,
+                ChannelSnapshot {
+                    state: ch.state(),
+                    bitrate_bps: (out.bytes.saturating_sub(previous) as f64 * 8.0 / elapsed) as u64,
+                    packets: counters.packets_passed + counters.table_packets,
+                    datagrams: out.datagrams,
+                    bytes: out.bytes,
+                    send_errors: out.send_errors,
+                    dropped: out.dropped,
+                    pmt_version: counters.pmt_version,
+                    output_error: self.output_errors.get(key).cloned(),
+                },
+            );
+        }
+        self.last_channel_bytes.retain(|k, _| channels.contains_key(k));
+
+        Snapshot {
+            input: crate::snapshot::InputSnapshot {
+                state,
+                error: self.last_error.clone(),
+                bitrate_bps,
+                packets: totals.packets,
+                cc_errors: totals.cc_errors,
+                transport_errors: totals.transport_errors,
+                crc_errors: monitor.section_errors().crc,
+                sync_losses: reader.sync_losses,
+                skipped_bytes: reader.skipped_bytes,
+                source,
+                transport_stream_id: model.transport_stream_id(),
+                original_network_id: model.original_network_id(),
+                network_name: model.network().and_then(|n| n.name.clone()),
+                services: self.services.clone(),
+                jitter_delay_ms: demux.clock().delay_ns().map(|d| d as f64 / 1e6),
+                reopens: self.reopens,
+            },
+            channels,
+        }
+    }
+}
+
+/// The services the multiplex carries, for the API and for automatic channel creation.
+fn services(demux: &Demux) -> Vec<ServiceInfo> {
+    let monitor = demux.monitor();
+    let model = &monitor.model;
+    model
+        .service_ids()
+        .into_iter()
+        .filter(|id| model.programs().contains_key(id))
+        .map(|id| {
+            let pmt = model.pmt(id);
+            let sdt = model.sdt(id);
+            ServiceInfo {
+                service_id: id,
+                name: sdt.map(|s| s.name.clone()).filter(|n| !n.is_empty()),
+                provider: sdt.map(|s| s.provider.clone()).filter(|n| !n.is_empty()),
+                kind: sdt.map(|s| service_kind(s.service_type)),
+                scrambled: pmt.is_some_and(|p| p.has_ca()) || sdt.is_some_and(|s| s.free_ca_mode),
+                pmt_pid: model.programs().get(&id).copied(),
+                pcr_pid: pmt.map(|p| p.pcr_pid),
+                streams: pmt
+                    .map(|p| {
+                        p.streams
+                            .iter()
+                            .map(|s| StreamInfo {
+                                pid: s.pid,
+                                stream_type: s.stream_type,
+                                kind: s.kind,
+                                codec: s.codec,
+                                languages: s.languages.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
