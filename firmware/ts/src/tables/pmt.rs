@@ -137,8 +137,9 @@ pub fn classify(stream_type: u8, es_info: &[u8], registration: Option<[u8; 4]>) 
         0x33 => (Video, "vvc"),
         0x42 => (Video, "cavs"),
         0xEA => (Video, "vc1"),
-        0x03 => (Audio, "mp1"),
-        0x04 => (Audio, "mp2"),
+        // The PMT says "MPEG-1 audio" or "MPEG-2 audio", not the layer; broadcasters carry
+        // layer II almost always, which is what ffprobe then reports.
+        0x03 | 0x04 => (Audio, "mp2"),
         0x0F => (Audio, "aac"),
         0x11 => (Audio, "aac_latm"),
         0x80 if hdmv => (Audio, "pcm_bluray"),
