@@ -44,7 +44,7 @@ impl PipelineConfig {
 
 /// A channel as the pipeline needs it: what to remux, and where to send it (none: remux
 /// only, e.g. a disabled output).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChannelSetup {
     pub key: ChannelKey,
     pub spec: ChannelSpec,

@@ -1,0 +1,235 @@
+//! Routes and handlers.
+
+use crate::error::ApiError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use dvbgate_control::{ChannelView, InputView, Supervisor};
+use dvbgate_pipeline::InputState;
+use dvbgate_store::{ChannelPatch, InputPatch, NewChannel, NewInput, Settings};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What handlers share.
+pub struct AppState {
+    pub supervisor: Arc<Supervisor>,
+    pub started: Instant,
+}
+
+/// The API's routes, with the change guard applied.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/channels", get(list_channels).post(create_channel))
+        .route(
+            "/api/v1/channels/{number}",
+            get(get_channel).patch(update_channel).delete(delete_channel),
+        )
+        .route("/api/v1/inputs", get(list_inputs).post(create_input))
+        .route("/api/v1/inputs/{id}", get(get_input).patch(update_input).delete(delete_input))
+        .route("/api/v1/settings", get(get_settings).put(put_settings))
+        .fallback(|| async { ApiError::not_found("no such resource") })
+        .layer(middleware::from_fn(changes_from_loopback_only))
+        .with_state(state)
+}
+
+/// Until there is an administrator login, configuration changes come from the box itself.
+async fn changes_from_loopback_only(request: Request, next: Next) -> Response {
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let local = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+    if reads || local {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "configuration changes are accepted from the box itself (127.0.0.1) only",
+        )
+        .into_response()
+    }
+}
+
+/// `Json` whose rejections are JSON errors like every other.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), json_problem(&rejection))),
+        }
+    }
+}
+
+fn json_problem(r: &JsonRejection) -> String {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => "send JSON with Content-Type: application/json".into(),
+        other => other.body_text(),
+    }
+}
+
+/// Runs blocking work (the store flushes to flash; pipelines open inputs) off the runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?
+}
+
+async fn healthz(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let sup = app.supervisor.clone();
+    let (inputs, channels) = blocking(move || Ok((sup.input_views()?, sup.channel_views()?))).await?;
+    let running = inputs
+        .iter()
+        .filter(|i| i.live.as_ref().is_some_and(|l| l.state == InputState::Running))
+        .count();
+    Ok(Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "inputs": inputs.len(),
+        "inputs_running": running,
+        "channels": channels.len(),
+    })))
+}
+
+async fn list_channels(State(app): State<Arc<AppState>>) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    let sup = app.supervisor.clone();
+    Ok(Json(blocking(move || Ok(sup.channel_views()?)).await?))
+}
+
+async fn find_channel(app: &AppState, number: u16) -> Result<ChannelView, ApiError> {
+    let sup = app.supervisor.clone();
+    blocking(move || Ok(sup.channel_views()?))
+        .await?
+        .into_iter()
+        .find(|c| c.number == number)
+        .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))
+}
+
+async fn get_channel(State(app): State<Arc<AppState>>, Path(number): Path<u16>) -> Result<Json<ChannelView>, ApiError> {
+    Ok(Json(find_channel(&app, number).await?))
+}
+
+async fn create_channel(State(app): State<Arc<AppState>>, Body(new): Body<NewChannel>) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
+    let sup = app.supervisor.clone();
+    let created = blocking(move || {
+        let c = sup.store().add_channel(new)?;
+        sup.reconcile()?;
+        Ok(c)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(find_channel(&app, created.number).await?)))
+}
+
+async fn update_channel(
+    State(app): State<Arc<AppState>>,
+    Path(number): Path<u16>,
+    Body(patch): Body<ChannelPatch>,
+) -> Result<Json<ChannelView>, ApiError> {
+    let sup = app.supervisor.clone();
+    let updated = blocking(move || {
+        let c = sup
+            .store()
+            .channel_by_number(number)?
+            .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))?;
+        let c = sup.store().update_channel(c.id, patch)?;
+        sup.reconcile()?;
+        Ok(c)
+    })
+    .await?;
+    Ok(Json(find_channel(&app, updated.number).await?))
+}
+
+async fn delete_channel(State(app): State<Arc<AppState>>, Path(number): Path<u16>) -> Result<StatusCode, ApiError> {
+    let sup = app.supervisor.clone();
+    blocking(move || {
+        let c = sup
+            .store()
+            .channel_by_number(number)?
+            .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))?;
+        sup.store().remove_channel(c.id)?;
+        sup.reconcile()?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_inputs(State(app): State<Arc<AppState>>) -> Result<Json<Vec<InputView>>, ApiError> {
+    let sup = app.supervisor.clone();
+    Ok(Json(blocking(move || Ok(sup.input_views()?)).await?))
+}
+
+async fn find_input(app: &AppState, id: u32) -> Result<InputView, ApiError> {
+    let sup = app.supervisor.clone();
+    blocking(move || Ok(sup.input_views()?))
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no input {id}")))
+}
+
+async fn get_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>) -> Result<Json<InputView>, ApiError> {
+    Ok(Json(find_input(&app, id).await?))
+}
+
+async fn create_input(State(app): State<Arc<AppState>>, Body(new): Body<NewInput>) -> Result<(StatusCode, Json<InputView>), ApiError> {
+    let sup = app.supervisor.clone();
+    let created = blocking(move || {
+        let i = sup.store().add_input(new)?;
+        // A start failure is not the request's failure: the input is saved and retried,
+        // and its view says why it does not run.
+        sup.reconcile()?;
+        Ok(i)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(find_input(&app, created.id).await?)))
+}
+
+async fn update_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>, Body(patch): Body<InputPatch>) -> Result<Json<InputView>, ApiError> {
+    let sup = app.supervisor.clone();
+    blocking(move || {
+        sup.store().update_input(id, patch)?;
+        sup.reconcile()?;
+        Ok(())
+    })
+    .await?;
+    Ok(Json(find_input(&app, id).await?))
+}
+
+async fn delete_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>) -> Result<StatusCode, ApiError> {
+    let sup = app.supervisor.clone();
+    blocking(move || {
+        sup.store().remove_input(id)?;
+        sup.reconcile()?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_settings(State(app): State<Arc<AppState>>) -> Result<Json<Settings>, ApiError> {
+    let sup = app.supervisor.clone();
+    Ok(Json(blocking(move || Ok(sup.store().settings()?)).await?))
+}
+
+async fn put_settings(State(app): State<Arc<AppState>>, Body(settings): Body<Settings>) -> Result<Json<Settings>, ApiError> {
+    let sup = app.supervisor.clone();
+    Ok(Json(
+        blocking(move || {
+            sup.store().set_settings(&settings)?;
+            sup.reconcile()?;
+            Ok(sup.store().settings()?)
+        })
+        .await?,
+    ))
+}

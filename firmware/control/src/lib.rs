@@ -1,0 +1,16 @@
+//! The control plane: what the configuration says, made to run.
+//!
+//! The [`Supervisor`] owns one pipeline per enabled input and keeps each pipeline's channels
+//! in line with the store: after every change it compares what should run with what runs
+//! and sends only the difference, so editing one channel never disturbs another. It also
+//! creates channels for services discovered on inputs that ask for it, and answers the API
+//! with views that join configuration and live state. [`sap`] announces the channels.
+
+#![forbid(unsafe_code)]
+
+pub mod sap;
+mod supervisor;
+mod views;
+
+pub use supervisor::{Supervisor, SupervisorOptions};
+pub use views::{ChannelStatus, ChannelView, InputView};

@@ -1,0 +1,276 @@
+//! Configuration to running pipelines, and back to views.
+
+use crate::views::{ChannelView, InputView};
+use dvbgate_inputs::InputOptions;
+use dvbgate_net::socket::SendOptions;
+use dvbgate_net::Protocol;
+use dvbgate_outputs::OutputSpec;
+use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig};
+use dvbgate_remux::{ChannelKey, ChannelSpec, EsFilter};
+use dvbgate_store::{ChannelConfig, NewChannel, Settings, Store, StoreError};
+use dvbgate_ts::tables::sdt::ServiceKind;
+use dvbgate_ts::timing::ClockConfig;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How pipelines are run.
+#[derive(Clone, Debug)]
+pub struct SupervisorOptions {
+    pub tick: Duration,
+    pub clock: ClockConfig,
+    pub input: InputOptions,
+    /// Datagrams each channel's queue holds.
+    pub ring_datagrams: usize,
+    /// An input that failed to start is tried again after this long.
+    pub retry_after: Duration,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        SupervisorOptions {
+            tick: Duration::from_millis(2),
+            clock: ClockConfig::default(),
+            input: InputOptions::default(),
+            ring_datagrams: 256,
+            retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+struct Running {
+    url: String,
+    pipeline: Pipeline,
+    /// What this pipeline was last told, per channel: only differences are sent.
+    applied: HashMap<ChannelKey, ChannelSetup>,
+}
+
+#[derive(Default)]
+struct State {
+    running: HashMap<u32, Running>,
+    /// Inputs that could not start: why, and when to try again.
+    failed: HashMap<u32, (String, Instant)>,
+}
+
+/// See the crate docs.
+pub struct Supervisor {
+    store: Arc<Store>,
+    options: SupervisorOptions,
+    state: Mutex<State>,
+}
+
+impl Supervisor {
+    pub fn new(store: Arc<Store>, options: SupervisorOptions) -> Arc<Supervisor> {
+        Arc::new(Supervisor {
+            store,
+            options,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; carry on with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the running pipelines match the configuration. Returns the inputs that could
+    /// not be started, with the reason (they are retried on later calls).
+    pub fn reconcile(&self) -> Result<Vec<(u32, String)>, StoreError> {
+        let settings = self.store.settings()?;
+        let inputs = self.store.inputs()?;
+        let channels = self.store.channels()?;
+        let mut state = self.state();
+        let now = Instant::now();
+
+        // Stop what should no longer run (removed, disabled, or moved to another address).
+        let stale: Vec<u32> = state
+            .running
+            .iter()
+            .filter(|(id, r)| !inputs.iter().any(|i| i.id == **id && i.enabled && i.url == r.url))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(r) = state.running.remove(&id) {
+                info!(input = %r.pipeline.name(), "stopping input");
+                r.pipeline.stop();
+            }
+        }
+        state.failed.retain(|id, _| inputs.iter().any(|i| i.id == *id && i.enabled));
+
+        let mut failures = Vec::new();
+        for input in inputs.iter().filter(|i| i.enabled) {
+            if !state.running.contains_key(&input.id) {
+                if let Some((why, retry_at)) = state.failed.get(&input.id) {
+                    if now < *retry_at {
+                        failures.push((input.id, why.clone()));
+                        continue;
+                    }
+                }
+                let config = PipelineConfig {
+                    name: input.name.clone(),
+                    address: input.url.clone(),
+                    input: self.options.input,
+                    clock: self.options.clock,
+                    tick: self.options.tick,
+                    max_datagram_wait: Duration::from_millis(100),
+                };
+                match Pipeline::start(config, Vec::new()) {
+                    Ok(pipeline) => {
+                        state.failed.remove(&input.id);
+                        state.running.insert(
+                            input.id,
+                            Running {
+                                url: input.url.clone(),
+                                pipeline,
+                                applied: HashMap::new(),
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let why = format!("input {:?}: {e}", input.name);
+                        warn!("{why}; retrying in {:?}", self.options.retry_after);
+                        state.failed.insert(input.id, (why.clone(), now + self.options.retry_after));
+                        failures.push((input.id, why));
+                        continue;
+                    }
+                }
+            }
+            let Some(running) = state.running.get_mut(&input.id) else {
+                continue;
+            };
+            let wanted: HashMap<ChannelKey, ChannelSetup> = channels
+                .iter()
+                .filter(|c| c.input_id == input.id && c.enabled)
+                .map(|c| (c.id, setup_of(c, &settings, &self.options)))
+                .collect();
+            running.applied.retain(|key, _| {
+                let keep = wanted.contains_key(key);
+                if !keep {
+                    running.pipeline.remove_channel(*key);
+                }
+                keep
+            });
+            for (key, setup) in wanted {
+                if running.applied.get(&key) != Some(&setup) {
+                    running.pipeline.set_channel(setup.clone());
+                    running.applied.insert(key, setup);
+                }
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Every channel, configuration and live state together, by number.
+    pub fn channel_views(&self) -> Result<Vec<ChannelView>, StoreError> {
+        let channels = self.store.channels()?;
+        let state = self.state();
+        let snapshots: HashMap<u32, dvbgate_pipeline::Snapshot> =
+            state.running.iter().map(|(id, r)| (*id, r.pipeline.snapshot())).collect();
+        Ok(channels
+            .iter()
+            .map(|c| {
+                let snapshot = snapshots.get(&c.input_id);
+                let input_running = snapshot.is_some_and(|s| s.input.state == InputState::Running);
+                ChannelView::new(c, snapshot.and_then(|s| s.channels.get(&c.id)), input_running)
+            })
+            .collect())
+    }
+
+    pub fn input_views(&self) -> Result<Vec<InputView>, StoreError> {
+        let inputs = self.store.inputs()?;
+        let state = self.state();
+        Ok(inputs
+            .iter()
+            .map(|i| {
+                let live = state.running.get(&i.id).map(|r| r.pipeline.snapshot().input);
+                let error = state.failed.get(&i.id).map(|(why, _)| why.clone());
+                InputView::new(i, live, error)
+            })
+            .collect())
+    }
+
+    /// For inputs with `auto_channels`, creates a channel for each TV or radio service seen
+    /// that has none yet. Returns what was created.
+    pub fn create_discovered_channels(&self) -> Result<Vec<ChannelConfig>, StoreError> {
+        let inputs = self.store.inputs()?;
+        let existing = self.store.channels()?;
+        let discovered: Vec<(u32, Vec<dvbgate_pipeline::ServiceInfo>)> = {
+            let state = self.state();
+            inputs
+                .iter()
+                .filter(|i| i.auto_channels)
+                .filter_map(|i| state.running.get(&i.id).map(|r| (i.id, r.pipeline.snapshot().input.services)))
+                .collect()
+        };
+        let mut created = Vec::new();
+        for (input_id, services) in discovered {
+            for s in services {
+                let wanted = s.pcr_pid.is_some()
+                    && !s.scrambled
+                    && !matches!(s.kind, Some(ServiceKind::Data) | Some(ServiceKind::Other));
+                let known = existing.iter().chain(&created).any(|c: &ChannelConfig| c.input_id == input_id && c.service_id == s.service_id);
+                if !wanted || known {
+                    continue;
+                }
+                let name = s.name.clone().unwrap_or_else(|| format!("Service {}", s.service_id));
+                let channel = self.store.add_channel(NewChannel::new(input_id, s.service_id, name))?;
+                info!("{} created for a discovered service", channel.describe());
+                created.push(channel);
+            }
+        }
+        if !created.is_empty() {
+            self.reconcile()?;
+        }
+        Ok(created)
+    }
+
+    /// Stops every pipeline.
+    pub fn stop(&self) {
+        let mut state = self.state();
+        for (_, r) in state.running.drain() {
+            r.pipeline.stop();
+        }
+    }
+}
+
+/// What a pipeline needs to know of a channel.
+pub(crate) fn setup_of(c: &ChannelConfig, settings: &Settings, options: &SupervisorOptions) -> ChannelSetup {
+    let strip_es = c
+        .strip_es
+        .iter()
+        .map(|f| match f {
+            dvbgate_store::EsFilter::Pid(p) => EsFilter::Pid(*p),
+            dvbgate_store::EsFilter::StreamType(t) => EsFilter::StreamType(*t),
+            dvbgate_store::EsFilter::Language(l) => EsFilter::Language(l.clone()),
+        })
+        .collect();
+    ChannelSetup {
+        key: c.id,
+        spec: ChannelSpec {
+            service_id: c.service_id,
+            name: c.name.clone(),
+            strip_ca: c.strip_ca,
+            strip_es,
+            packets_per_datagram: usize::from(settings.packets_per_datagram),
+            ring_datagrams: options.ring_datagrams,
+        },
+        output: Some(OutputSpec {
+            address: c.output.address,
+            protocol: match c.output.protocol {
+                dvbgate_store::Protocol::Udp => Protocol::Udp,
+                dvbgate_store::Protocol::Rtp => Protocol::Rtp,
+            },
+            send: SendOptions {
+                ipv6: c.output.address.is_ipv6(),
+                interface: c.output.interface.clone().or_else(|| settings.multicast_interface.clone()),
+                ttl: c.output.ttl.unwrap_or(settings.ttl),
+                dscp: c.output.dscp.unwrap_or(settings.dscp),
+            },
+        }),
+    }
+}

@@ -1,0 +1,115 @@
+//! What the API returns: configuration joined with live state.
+
+use dvbgate_net::url::display_output;
+use dvbgate_pipeline::{ChannelSnapshot, InputSnapshot};
+use dvbgate_store::{ChannelConfig, InputConfig, OutputConfig};
+
+/// Where a channel stands, in a word a dashboard can colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    /// Its service is on air and its output is sending.
+    Live,
+    /// Its input runs but the service is not (yet) in the multiplex.
+    Waiting,
+    /// Its input is not running (disabled, failed, no data).
+    InputDown,
+    Disabled,
+    /// The output could not be opened or the kernel refuses its datagrams.
+    OutputError,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChannelView {
+    pub id: u32,
+    pub number: u16,
+    pub name: String,
+    pub service_id: u16,
+    pub input_id: u32,
+    pub enabled: bool,
+    /// The URL a player opens, e.g. `udp://@239.255.1.1:5000`.
+    pub multicast: String,
+    pub output: OutputConfig,
+    pub strip_ca: bool,
+    pub strip_es: Vec<dvbgate_store::EsFilter>,
+    pub status: ChannelStatus,
+    pub bitrate_bps: u64,
+    pub packets: u64,
+    pub datagrams: u64,
+    pub send_errors: u64,
+    pub dropped: u64,
+    pub output_error: Option<String>,
+}
+
+impl ChannelView {
+    pub(crate) fn new(c: &ChannelConfig, live: Option<&ChannelSnapshot>, input_running: bool) -> ChannelView {
+        let protocol = match c.output.protocol {
+            dvbgate_store::Protocol::Udp => dvbgate_net::Protocol::Udp,
+            dvbgate_store::Protocol::Rtp => dvbgate_net::Protocol::Rtp,
+        };
+        let status = match (c.enabled, input_running, live) {
+            (false, _, _) => ChannelStatus::Disabled,
+            (true, false, _) => ChannelStatus::InputDown,
+            (true, true, Some(s)) if s.output_error.is_some() && s.datagrams == 0 => ChannelStatus::OutputError,
+            (true, true, Some(s)) if s.state == dvbgate_remux::ServiceState::Live => ChannelStatus::Live,
+            _ => ChannelStatus::Waiting,
+        };
+        ChannelView {
+            id: c.id,
+            number: c.number,
+            name: c.name.clone(),
+            service_id: c.service_id,
+            input_id: c.input_id,
+            enabled: c.enabled,
+            multicast: display_output(protocol, c.output.address),
+            output: c.output.clone(),
+            strip_ca: c.strip_ca,
+            strip_es: c.strip_es.clone(),
+            status,
+            bitrate_bps: live.map_or(0, |s| s.bitrate_bps),
+            packets: live.map_or(0, |s| s.packets),
+            datagrams: live.map_or(0, |s| s.datagrams),
+            send_errors: live.map_or(0, |s| s.send_errors),
+            dropped: live.map_or(0, |s| s.dropped),
+            output_error: live.and_then(|s| s.output_error.clone()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InputView {
+    pub id: u32,
+    pub name: String,
+    pub url: String,
+    pub enabled: bool,
+    pub auto_channels: bool,
+    /// Why the input does not run, when it does not.
+    pub error: Option<String>,
+    /// Live state; absent while the input is disabled or could not start.
+    pub live: Option<InputSnapshot>,
+    // Flattened for tools that want plain numbers.
+    pub bitrate_bps: u64,
+    pub packets: u64,
+    pub cc_errors: u64,
+    pub tei_errors: u64,
+    pub crc_errors: u64,
+}
+
+impl InputView {
+    pub(crate) fn new(c: &InputConfig, live: Option<InputSnapshot>, error: Option<String>) -> InputView {
+        InputView {
+            id: c.id,
+            name: c.name.clone(),
+            url: c.url.clone(),
+            enabled: c.enabled,
+            auto_channels: c.auto_channels,
+            error: error.or_else(|| live.as_ref().and_then(|l| l.error.clone())),
+            bitrate_bps: live.as_ref().map_or(0, |l| l.bitrate_bps),
+            packets: live.as_ref().map_or(0, |l| l.packets),
+            cc_errors: live.as_ref().map_or(0, |l| l.cc_errors),
+            tei_errors: live.as_ref().map_or(0, |l| l.transport_errors),
+            crc_errors: live.as_ref().map_or(0, |l| l.crc_errors),
+            live,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `dvbgate demo`: everything running on one machine, with nothing to set up. Each file
+//! becomes a virtual tuner playing in a loop at real time; every service becomes a channel
+//! multicast on the loopback interface (TTL 1: nothing leaves the machine).
+
+use crate::{daemon, logging};
+use anyhow::{bail, Context};
+use clap::Args;
+use dvbgate_control::{Supervisor, SupervisorOptions};
+use dvbgate_inputs::file::FilePlayer;
+use dvbgate_inputs::InputOptions;
+use dvbgate_store::{NewChannel, NewInput, Settings, Store};
+use dvbgate_ts::analyze::Analyzer;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// A transport stream file to play as a virtual tuner; repeat for several. Without it,
+    /// the bundled 4-service multiplex plays.
+    #[arg(long = "input", value_name = "FILE.ts")]
+    inputs: Vec<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Keep the configuration in this directory (default: a temporary one, removed at exit).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Where channels get their multicast groups.
+    #[arg(long, default_value = "239.255.1.0/24", value_name = "CIDR")]
+    multicast_pool: String,
+    /// Destination port of the channels.
+    #[arg(long, default_value_t = 5000)]
+    multicast_port: u16,
+}
+
+/// How much of each file is read at start-up to list its services.
+const PROBE_BYTES: usize = 16 << 20;
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    logging::init();
+    let files = if args.inputs.is_empty() { vec![bundled_multiplex()?] } else { args.inputs.clone() };
+    // Refuse bad files and a taken port before anything starts.
+    let mut probed = Vec::new();
+    for file in &files {
+        FilePlayer::open(file, &InputOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        probed.push((file.clone(), services_in(file)?));
+    }
+    let listener = daemon::bind(args.listen)?;
+
+    let temporary;
+    let data = match &args.data {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            temporary = tempfile::Builder::new().prefix("dvbgate-demo-").tempdir().context("cannot create a temporary directory")?;
+            temporary.path().to_path_buf()
+        }
+    };
+    let store = Arc::new(Store::open(&data).with_context(|| format!("cannot open the configuration in {}", data.display()))?);
+    let settings = Settings {
+        multicast_interface: Some("lo".into()),
+        pool: args.multicast_pool.parse().map_err(|e| anyhow::anyhow!("--multicast-pool {}: {e}", args.multicast_pool))?,
+        base_port: args.multicast_port,
+        ttl: 1,
+        ..store.settings()?
+    };
+    store.set_settings(&settings)?;
+    configure(&store, &probed)?;
+
+    let supervisor = Supervisor::new(Arc::clone(&store), SupervisorOptions::default());
+    let failures = supervisor.reconcile()?;
+    if let Some((_, why)) = failures.first() {
+        supervisor.stop();
+        bail!("{why}");
+    }
+    print_lineup(&store, listener.local_addr()?)?;
+    daemon::run(supervisor, listener)
+}
+
+/// The bundled multiplex: next to the sources in a checkout, or installed beside the binary.
+fn bundled_multiplex() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("DVBGATE_DEMO_MUX") {
+        return Ok(PathBuf::from(p));
+    }
+    let mut candidates = vec![PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo-mux.ts"))];
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        candidates.push(dir.join("../share/dvbgate/demo-mux.ts"));
+    }
+    candidates.push(PathBuf::from("/usr/share/dvbgate/demo-mux.ts"));
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the bundled demo multiplex was not found (looked in {candidates:?}); pass --input FILE.ts"))
+}
+
+/// Services with a PMT in the first part of a file: (service id, name).
+fn services_in(file: &Path) -> anyhow::Result<Vec<(u16, String)>> {
+    let mut f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut analyzer = Analyzer::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut total = 0;
+    while total < PROBE_BYTES {
+        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", file.display()))?;
+        if n == 0 {
+            break;
+        }
+        analyzer.push(&buf[..n]);
+        total += n;
+    }
+    let analysis = analyzer.finish(None);
+    Ok(analysis
+        .services
+        .iter()
+        .filter(|s| s.in_pat && s.pcr_pid.is_some())
+        .map(|s| (s.service_id, s.name.clone().unwrap_or_else(|| format!("Service {}", s.service_id))))
+        .collect())
+}
+
+/// One input per file and one channel per service, unless a kept configuration has them.
+fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow::Result<()> {
+    for (file, services) in probed {
+        let url = format!("file://{}", std::fs::canonicalize(file).unwrap_or_else(|_| file.clone()).display());
+        let input = match store.inputs()?.into_iter().find(|i| i.url == url) {
+            Some(i) => i,
+            None => store.add_input(NewInput {
+                name: file.file_name().map_or_else(|| url.clone(), |n| n.to_string_lossy().into_owned()),
+                url,
+                enabled: true,
+                auto_channels: true,
+            })?,
+        };
+        let existing = store.channels()?;
+        for (service_id, name) in services {
+            if existing.iter().any(|c| c.input_id == input.id && c.service_id == *service_id) {
+                continue;
+            }
+            store.add_channel(NewChannel::new(input.id, *service_id, name.clone()))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
+    let channels = store.channels()?;
+    let inputs = store.inputs()?;
+    println!("dvbgate demo: {} channels from {} input(s)", channels.len(), inputs.len());
+    println!();
+    println!("  {:>4}  {:<28} multicast on the loopback interface", "#", "channel");
+    for c in &channels {
+        let url = dvbgate_net::url::display_output(
+            match c.output.protocol {
+                dvbgate_store::Protocol::Udp => dvbgate_net::Protocol::Udp,
+                dvbgate_store::Protocol::Rtp => dvbgate_net::Protocol::Rtp,
+            },
+            c.output.address,
+        );
+        println!("  {:>4}  {:<28} {url}", c.number, c.name);
+    }
+    if let Some(first) = channels.first() {
+        let address = first.output.address;
+        println!();
+        println!("Watch a channel (the group is joined on the loopback interface):");
+        println!("  ffplay 'udp://@{address}?localaddr=127.0.0.1'");
+        println!("  vlc --miface=lo udp://@{address}");
+    }
+    println!();
+    println!("Channel list: http://{listen}/api/v1/channels");
+    println!("HTTP API listening on http://{listen}");
+    println!("Press Ctrl-C to stop.");
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `dvbgate run`: the production daemon. Configuration comes from the store; inputs that
+//! cannot start are reported and retried, never fatal.
+
+use crate::{daemon, logging};
+use anyhow::Context;
+use clap::Args;
+use dvbgate_control::{Supervisor, SupervisorOptions};
+use dvbgate_store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Directory of the configuration store.
+    #[arg(long, default_value = "/var/lib/dvbgate")]
+    data: PathBuf,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    logging::init();
+    let listener = daemon::bind(args.listen)?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
+    let store = Arc::new(Store::open(&args.data).with_context(|| format!("cannot open the configuration in {}", args.data.display()))?);
+    let supervisor = Supervisor::new(store, SupervisorOptions::default());
+    for (_, why) in supervisor.reconcile()? {
+        warn!("{why}");
+    }
+    let local = listener.local_addr()?;
+    info!("HTTP API on http://{local}");
+    println!("dvbgate: HTTP API listening on http://{local}");
+    daemon::run(supervisor, listener)
+}

@@ -1,0 +1,105 @@
+//! The running daemon: the control plane on a small tokio runtime (HTTP API, a once-a-second
+//! housekeeping pass, SAP), the pipelines on their own threads, and an orderly shutdown on
+//! SIGINT/SIGTERM (a second signal exits at once).
+
+use anyhow::Context;
+use dvbgate_api::{router, AppState, ServerLimits};
+use dvbgate_control::sap::Announcer;
+use dvbgate_control::Supervisor;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("control")
+        .enable_all()
+        .build()
+        .context("cannot start the control-plane runtime")?;
+    runtime.block_on(async move {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = Arc::new(AppState {
+            supervisor: Arc::clone(&supervisor),
+            started: Instant::now(),
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let housekeeping = tokio::spawn(housekeeping(Arc::clone(&supervisor), stop_rx));
+        let shutdown = async move {
+            wait_for_signal().await;
+            info!("shutting down");
+            let _ = stop_tx.send(true);
+            tokio::spawn(async {
+                wait_for_signal().await;
+                warn!("second signal: exiting at once");
+                std::process::exit(130);
+            });
+        };
+        dvbgate_api::serve(listener, router(app), ServerLimits::default(), shutdown)
+            .await
+            .context("HTTP server failed")?;
+        let _ = housekeeping.await;
+        tokio::task::spawn_blocking(move || supervisor.stop()).await?;
+        info!("stopped");
+        Ok(())
+    })
+}
+
+/// Once a second: restart inputs that failed, create channels for newly discovered
+/// services, and announce channels with SAP. All of it touches the store or sockets, so it
+/// runs off the async workers.
+async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<bool>) {
+    let announcer = Arc::new(Mutex::new(Announcer::new()));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let (sup, sap) = (Arc::clone(&supervisor), Arc::clone(&announcer));
+        let result = tokio::task::spawn_blocking(move || -> Result<(), dvbgate_store::StoreError> {
+            sup.reconcile()?;
+            sup.create_discovered_channels()?;
+            let channels = sup.store().channels()?;
+            let settings = sup.store().settings()?;
+            let mut sap = sap.lock().unwrap_or_else(|p| p.into_inner());
+            sap.update(&channels, &settings);
+            sap.announce_one_second();
+            Ok(())
+        })
+        .await;
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(format!("housekeeping task failed: {e}")),
+        };
+        if error.is_some() && error != last_error {
+            warn!("{}", error.as_deref().unwrap_or_default());
+        }
+        last_error = error;
+    }
+    let _ = tokio::task::spawn_blocking(move || announcer.lock().unwrap_or_else(|p| p.into_inner()).withdraw_all()).await;
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Binds the HTTP listener before anything else starts, so a taken port is a clear error
+/// at start-up.
+pub fn bind(listen: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))
+}
