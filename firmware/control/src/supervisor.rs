@@ -112,12 +112,10 @@ impl Supervisor {
                     }
                 }
                 let config = PipelineConfig {
-                    name: input.name.clone(),
-                    address: input.url.clone(),
                     input: self.options.input,
                     clock: self.options.clock,
                     tick: self.options.tick,
-                    max_datagram_wait: Duration::from_millis(100),
+                    ..PipelineConfig::new(input.name.clone(), input.url.clone())
                 };
                 match Pipeline::start(config, Vec::new()) {
                     Ok(pipeline) => {

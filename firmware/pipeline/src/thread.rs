@@ -37,7 +37,9 @@ impl PipelineConfig {
             input: InputOptions::default(),
             clock: ClockConfig::default(),
             tick: Duration::from_millis(2),
-            max_datagram_wait: Duration::from_millis(100),
+            // Like dvblast's retention (40 ms): a low-rate channel's tables must not sit in
+            // a half-filled datagram past their 100 ms repetition.
+            max_datagram_wait: Duration::from_millis(30),
         }
     }
 }

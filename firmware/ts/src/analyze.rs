@@ -124,6 +124,15 @@ impl Analyzer {
                         || pmt.is_some_and(|p| p.has_ca())
                         || sdt.is_some_and(|s| s.free_ca_mode),
                     pmt_max_interval_ms: model.programs().get(&id).and_then(|&pid| max_interval(pid)),
+                    ecm_pids: pmt
+                        .map(|p| {
+                            let mut v: Vec<u16> = p.program_ca.iter().map(|&(_, pid)| pid).collect();
+                            v.extend(p.streams.iter().flat_map(|s| s.ecm_pids.iter().copied()));
+                            v.sort_unstable();
+                            v.dedup();
+                            v
+                        })
+                        .unwrap_or_default(),
                     in_pat: model.programs().contains_key(&id),
                 }
             })
@@ -282,6 +291,8 @@ pub struct ServiceReport {
     pub streams: Vec<EsInfo>,
     pub scrambled: bool,
     pub pmt_max_interval_ms: Option<f64>,
+    /// ECM PIDs named by the program's and its streams' CA descriptors.
+    pub ecm_pids: Vec<u16>,
     /// False for services only the SDT mentions.
     pub in_pat: bool,
 }

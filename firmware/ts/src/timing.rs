@@ -30,6 +30,8 @@ pub struct PcrTimeline {
     last: Option<(Anchor, Pcr)>,
     /// Nanoseconds per packet, scaled by 2^16 for sub-nanosecond resolution.
     ns_per_packet_q16: u64,
+    /// A rate was measured from two consecutive PCRs (otherwise it is the fallback).
+    measured: bool,
 }
 
 impl PcrTimeline {
@@ -38,6 +40,7 @@ impl PcrTimeline {
         PcrTimeline {
             last: None,
             ns_per_packet_q16: ns_per_packet_q16(fallback_bitrate.max(1)),
+            measured: false,
         }
     }
 
@@ -63,6 +66,7 @@ impl PcrTimeline {
                     && step_ns <= MAX_PCR_STEP_NS;
                 if continuous {
                     self.ns_per_packet_q16 = ((u128::from(step_ns) << 16) / u128::from(packets)) as u64;
+                    self.measured = true;
                     Anchor {
                         position,
                         stream_ns: last.stream_ns + step_ns as i64,
@@ -87,6 +91,11 @@ impl PcrTimeline {
     fn project(&self, from: Anchor, position: u64) -> i64 {
         let packets = position as i128 - from.position as i128;
         from.stream_ns + ((packets * self.ns_per_packet_q16 as i128) >> 16) as i64
+    }
+
+    /// Whether the rate comes from two consecutive PCRs rather than the fallback.
+    pub fn has_measured_rate(&self) -> bool {
+        self.measured
     }
 
     /// The measured (or fallback) rate in bits per second.
@@ -140,10 +149,11 @@ const JITTER_DECAY_SHIFT: u32 = 7;
 /// The pacing clock of one multiplex: which PID's PCRs set the time, the recent anchors
 /// for interpolation, and the delay that absorbs input jitter.
 ///
-/// The delay is the largest `arrival - stream time` seen lately: the latest any packet
-/// arrived relative to its PCR schedule. Sending every packet at `stream time + delay`
-/// means no packet is scheduled before it arrived, and a burst that brought 100 ms of
-/// data at once leaves over 100 ms.
+/// The delay is the largest lateness seen lately: how long after its PCR-schedule time a
+/// packet could first be placed (it arrived, and so did the PCR after it). Sending every
+/// packet at `stream time + delay` means none is scheduled before it could be, so the
+/// spacing the PCRs give is kept exactly, and a burst that brought 100 ms of data at once
+/// leaves over 100 ms.
 #[derive(Clone, Debug)]
 pub struct MuxClock {
     config: ClockConfig,
@@ -217,12 +227,17 @@ impl MuxClock {
         }
         self.reference_seen_ns = arrival_ns;
         let start = self.timeline.extrapolate(position).unwrap_or(arrival_ns);
+        let previous = (self.anchor_count > 0).then(|| self.newest_anchor());
         let anchor = self.timeline.observe(position, pcr, discontinuity, start);
         self.newest = (self.newest + 1) % ANCHORS;
         self.anchors[self.newest] = anchor;
         self.anchor_count = (self.anchor_count + 1).min(ANCHORS);
         self.newest_arrival_ns = arrival_ns;
-        self.track_delay(arrival_ns - anchor.stream_ns, anchor.stream_ns);
+        // Packets since the previous anchor could not be placed until this PCR arrived;
+        // the earliest of them was due at the previous anchor's time. That wait is part of
+        // the delay, or every stretch between PCRs would leave as one late burst.
+        let placeable_since = previous.map_or(anchor.stream_ns, |p| p.stream_ns);
+        self.track_delay(arrival_ns - placeable_since, anchor.stream_ns);
     }
 
     fn track_delay(&mut self, sample: i64, stream_ns: i64) {
@@ -258,11 +273,13 @@ impl MuxClock {
         if let Some(t) = self.interpolate(position) {
             return t;
         }
-        match self.anchor_count {
-            0 => arrival_ns,
-            1 => self.newest_anchor().stream_ns + (arrival_ns - self.newest_arrival_ns).max(0),
-            _ => self.timeline.extrapolate(position).unwrap_or(arrival_ns),
+        if self.anchor_count == 0 {
+            return arrival_ns;
         }
+        if !self.timeline.has_measured_rate() {
+            return self.newest_anchor().stream_ns + (arrival_ns - self.newest_arrival_ns).max(0);
+        }
+        self.timeline.extrapolate(position).unwrap_or(arrival_ns)
     }
 
     /// When the packet at `position` (which arrived at `arrival_ns`) should be sent, in wall
@@ -272,6 +289,11 @@ impl MuxClock {
         let Some(delay) = self.delay else {
             return Some(fallback);
         };
+        if !self.timeline.has_measured_rate() {
+            // One PCR per loop of a short file, or only discontinuities: no rate to
+            // interpolate with, so the input's own pace is the best guide.
+            return Some(fallback);
+        }
         let stream_ns = match self.interpolate(position) {
             Some(t) => t,
             None if position > self.newest_anchor().position => {
@@ -384,6 +406,35 @@ mod tests {
             let gap = w[1].1 - w[0].1;
             assert!((MS - 50_000..=MS + 50_000).contains(&gap), "gap {gap} at {:?}", w[0]);
         }
+    }
+
+    /// Real-time input, one packet per millisecond, a PCR every 40: a packet can only be
+    /// placed when the PCR after it arrives, and it must then still be in the future, or the
+    /// output would leave in one burst per PCR interval.
+    #[test]
+    fn real_time_input_is_never_scheduled_in_the_past() {
+        let mut clock = MuxClock::new(ClockConfig::default());
+        let mut waiting: Vec<(u64, i64)> = Vec::new();
+        let mut late = 0;
+        for p in 0..4000u64 {
+            let now = p as i64 * MS;
+            if p % 40 == 0 {
+                clock.on_pcr(0x100, p, Pcr(p * TICKS_PER_MS), false, now);
+            }
+            waiting.push((p, now));
+            waiting.retain(|&(position, arrival)| match clock.deadline(position, arrival, now) {
+                Some(d) => {
+                    if position > 200 && d < now {
+                        late += 1;
+                    }
+                    false
+                }
+                None => true,
+            });
+        }
+        assert_eq!(late, 0, "packets scheduled in the past");
+        let delay = clock.delay_ns().unwrap();
+        assert!((39 * MS..=41 * MS).contains(&delay), "the delay is one PCR interval: {delay}");
     }
 
     #[test]

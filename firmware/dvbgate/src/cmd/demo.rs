@@ -98,19 +98,20 @@ fn bundled_multiplex() -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!("the bundled demo multiplex was not found (looked in {candidates:?}); pass --input FILE.ts"))
 }
 
-/// Services with a PMT in the first part of a file: (service id, name).
+/// Services with a PMT in the first part of a file: (service id, name). A short file is
+/// read twice, as it will be played in a loop: a PMT that comes before the first PAT is
+/// only recognised on the second pass.
 fn services_in(file: &Path) -> anyhow::Result<Vec<(u16, String)>> {
-    let mut f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut head = Vec::new();
+    std::fs::File::open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .take(PROBE_BYTES as u64)
+        .read_to_end(&mut head)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let mut analyzer = Analyzer::new();
-    let mut buf = vec![0; 1 << 20];
-    let mut total = 0;
-    while total < PROBE_BYTES {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", file.display()))?;
-        if n == 0 {
-            break;
-        }
-        analyzer.push(&buf[..n]);
-        total += n;
+    analyzer.push(&head);
+    if head.len() < PROBE_BYTES {
+        analyzer.push(&head);
     }
     let analysis = analyzer.finish(None);
     Ok(analysis
