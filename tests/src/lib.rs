@@ -169,6 +169,11 @@ fn collect_lines(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<S
 
 /// A plain HTTP request; any status is returned, not turned into an error.
 pub fn request(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    try_request(method, url, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Like [`request`], but a failed connection is an `Err` (the server may have been killed).
+pub fn try_request(method: &str, url: &str, body: Option<Value>) -> Result<(u16, Value), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(20)))
@@ -182,11 +187,11 @@ pub fn request(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
         ("PUT", Some(b)) => agent.put(url).send_json(b),
         (m, _) => panic!("unsupported request {m}"),
     };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = response.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let text = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
+    Ok((status, value))
 }
 
 /// A receiver joined to a multicast group on the loopback interface.
@@ -327,4 +332,60 @@ pub fn free_udp_port() -> u16 {
 /// A multicast address parsed, for brevity in tests.
 pub fn v4(s: &str) -> SocketAddrV4 {
     s.parse().expect("IPv4 socket address")
+}
+
+/// The bundled demo multiplex (3.3 Mbit/s CBR, 4 services).
+pub fn demo_mux() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/dvbgate/assets/demo-mux.ts")
+}
+
+/// Sends a TS file over UDP from loopback, in 7-packet datagrams, looping, until dropped.
+/// `burst` > 0 sends that much stream time at once, then waits: a bursty sender.
+pub struct Feeder {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Feeder {
+    pub fn start(file: &Path, to: SocketAddr, bitrate: u64, burst: Duration) -> Feeder {
+        let data = std::fs::read(file).expect("read the file to feed");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let s = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("socket");
+            s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).expect("bind to loopback");
+            s.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).expect("IP_MULTICAST_IF lo");
+            s.set_multicast_ttl_v4(0).expect("TTL 0");
+            let to = socket2::SockAddr::from(to);
+            let per_datagram = Duration::from_secs_f64(1316.0 * 8.0 / bitrate as f64);
+            let start = Instant::now();
+            let mut sent = 0u64;
+            'outer: loop {
+                for chunk in data.chunks(1316) {
+                    if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                        break 'outer;
+                    }
+                    let _ = s.send_to(chunk, &to);
+                    sent += 1;
+                    let due = start + per_datagram * sent as u32;
+                    // A bursty sender lets a whole burst's worth pile up, then sends it.
+                    let wake = if burst.is_zero() { due } else { start + burst * ((due - start).as_nanos() / burst.as_nanos()) as u32 };
+                    if let Some(wait) = wake.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+            sent
+        });
+        Feeder { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
