@@ -12,6 +12,8 @@ pub mod datagram;
 pub mod demux;
 pub mod service;
 #[doc(hidden)]
+pub mod fuzzing;
+#[doc(hidden)]
 pub mod synth;
 
 pub use datagram::DatagramRing;
