@@ -20,7 +20,10 @@ pub fn dvbgate() -> PathBuf {
     }
     // target/<profile>/deps/<test> -> target/<profile>/dvbgate
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join("dvbgate");
     assert!(
         bin.is_file(),
@@ -75,15 +78,28 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let found = stdout.lock().expect("lines").iter().find_map(|l| {
-                l.split("listening on http://").nth(1).and_then(|a| a.trim().parse::<SocketAddr>().ok())
+                l.split("listening on http://")
+                    .nth(1)
+                    .and_then(|a| a.trim().parse::<SocketAddr>().ok())
             });
             if let Some(http) = found {
-                return Daemon { child, http, stdout, stderr };
+                return Daemon {
+                    child,
+                    http,
+                    stdout,
+                    stderr,
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("dvbgate exited with {status} before serving:\n{}", stderr.lock().expect("lines").join("\n"));
+                panic!(
+                    "dvbgate exited with {status} before serving:\n{}",
+                    stderr.lock().expect("lines").join("\n")
+                );
             }
-            assert!(Instant::now() < deadline, "dvbgate did not start within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "dvbgate did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -110,7 +126,10 @@ impl Daemon {
             if channels.len() >= at_least && channels.iter().all(|c| c["status"] == "live") {
                 return channels;
             }
-            assert!(Instant::now() < deadline, "channels not live in time: {v:#}");
+            assert!(
+                Instant::now() < deadline,
+                "channels not live in time: {v:#}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -121,7 +140,7 @@ impl Daemon {
 
     /// SIGTERM, and the exit status (waits up to 10 s).
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        use nix::sys::signal::{kill, Signal};
+        use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
         let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -129,7 +148,10 @@ impl Daemon {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "dvbgate did not stop within 10 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "dvbgate did not stop within 10 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -189,20 +211,27 @@ pub fn try_request(method: &str, url: &str, body: Option<Value>) -> Result<(u16,
     };
     let mut response = response.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok((status, value))
 }
 
 /// A receiver joined to a multicast group on the loopback interface.
 pub fn join(group: SocketAddr) -> UdpSocket {
-    let SocketAddr::V4(v4) = group else { panic!("IPv4 groups only: {group}") };
+    let SocketAddr::V4(v4) = group else {
+        panic!("IPv4 groups only: {group}")
+    };
     let s = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("socket");
     s.set_reuse_address(true).expect("SO_REUSEADDR");
     s.bind(&SocketAddr::V4(v4).into()).expect("bind the group");
-    s.join_multicast_v4(v4.ip(), &Ipv4Addr::LOCALHOST).expect("join on lo");
+    s.join_multicast_v4(v4.ip(), &Ipv4Addr::LOCALHOST)
+        .expect("join on lo");
     let _ = s.set_recv_buffer_size(8 << 20);
-    s.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
     s.into()
 }
 
@@ -213,7 +242,10 @@ pub struct Capture {
 
 impl Capture {
     pub fn bytes(&self) -> Vec<u8> {
-        self.datagrams.iter().flat_map(|(_, d)| d.iter().copied()).collect()
+        self.datagrams
+            .iter()
+            .flat_map(|(_, d)| d.iter().copied())
+            .collect()
     }
 }
 
@@ -236,7 +268,10 @@ pub fn capture(groups: &[SocketAddr], duration: Duration) -> Vec<Capture> {
             })
         })
         .collect();
-    handles.into_iter().map(|h| h.join().expect("capture thread")).collect()
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("capture thread"))
+        .collect()
 }
 
 /// `udp://@239.255.1.1:5000` to the group's socket address.
@@ -249,16 +284,31 @@ pub fn group_of(multicast_url: &str) -> SocketAddr {
 /// skip) when ffprobe is missing: the test command installs it.
 pub fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_programs", "-show_streams", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_programs",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe must be installed (scripts/test installs it)");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("ffprobe output: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ffprobe output: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// Writes bytes to a temporary `.ts` file (kept for inspection if the test fails).
 pub fn temp_ts(bytes: &[u8]) -> tempfile::NamedTempFile {
-    let f = tempfile::Builder::new().suffix(".ts").tempfile().expect("temp file");
+    let f = tempfile::Builder::new()
+        .suffix(".ts")
+        .tempfile()
+        .expect("temp file");
     std::fs::write(f.path(), bytes).expect("write capture");
     f
 }
@@ -281,7 +331,9 @@ pub fn shared_streams() -> Option<PathBuf> {
 
 /// Runs a command and returns (success, stdout+stderr).
 pub fn run_tool(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -289,7 +341,11 @@ pub fn run_tool(cmd: &mut Command) -> (bool, String) {
 
 /// True when we may create network namespaces (root with `ip` available).
 pub fn can_use_netns() -> bool {
-    nix::unistd::geteuid().is_root() && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
+    nix::unistd::geteuid().is_root()
+        && Command::new("ip")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 /// A loopback-only network namespace that routes all multicast to `lo`; removed on drop.
@@ -306,7 +362,17 @@ impl Netns {
         };
         ok(&["netns", "add", &name]);
         ok(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
-        ok(&["netns", "exec", &name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo"]);
+        ok(&[
+            "netns",
+            "exec",
+            &name,
+            "ip",
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            "lo",
+        ]);
         Netns { name }
     }
 
@@ -320,13 +386,18 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
 /// A free UDP port on loopback.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("a free port")
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A multicast address parsed, for brevity in tests.
@@ -353,8 +424,10 @@ impl Feeder {
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
             let s = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("socket");
-            s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).expect("bind to loopback");
-            s.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).expect("IP_MULTICAST_IF lo");
+            s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+                .expect("bind to loopback");
+            s.set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+                .expect("IP_MULTICAST_IF lo");
             s.set_multicast_ttl_v4(0).expect("TTL 0");
             let to = socket2::SockAddr::from(to);
             let per_datagram = Duration::from_secs_f64(1316.0 * 8.0 / bitrate as f64);
@@ -369,7 +442,11 @@ impl Feeder {
                     sent += 1;
                     let due = start + per_datagram * sent as u32;
                     // A bursty sender lets a whole burst's worth pile up, then sends it.
-                    let wake = if burst.is_zero() { due } else { start + burst * ((due - start).as_nanos() / burst.as_nanos()) as u32 };
+                    let wake = if burst.is_zero() {
+                        due
+                    } else {
+                        start + burst * ((due - start).as_nanos() / burst.as_nanos()) as u32
+                    };
                     if let Some(wait) = wake.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
@@ -377,7 +454,10 @@ impl Feeder {
             }
             sent
         });
-        Feeder { stop, thread: Some(thread) }
+        Feeder {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Bad input gets a clear message naming the thing: at start-up, a non-zero exit; at run
 //! time, a refusal or a logged error and a counter. Never a panic.
 
-use dvbgate_e2e::{dvbgate, free_udp_port, run_tool, Daemon};
+use dvbgate_e2e::{Daemon, dvbgate, free_udp_port, run_tool};
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,20 +16,35 @@ fn demo_fails(args: &[&str]) -> String {
     let out = cmd.output().expect("dvbgate runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "should fail: {args:?}");
-    assert!(!stderr.contains("panicked"), "a panic is not an error message:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic is not an error message:\n{stderr}"
+    );
     stderr
 }
 
 #[test]
 fn unreadable_missing_and_non_ts_files_fail_at_start_with_their_name() {
     let e = demo_fails(&["--input", "/no/such/dir/mux.ts"]);
-    assert!(e.contains("/no/such/dir/mux.ts") && e.contains("cannot open"), "{e}");
+    assert!(
+        e.contains("/no/such/dir/mux.ts") && e.contains("cannot open"),
+        "{e}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.ts");
-    std::fs::write(&garbage, (0..400_000u32).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &garbage,
+        (0..400_000u32)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let e = demo_fails(&["--input", garbage.to_str().unwrap()]);
-    assert!(e.contains("garbage.ts") && e.contains("not an MPEG transport stream"), "{e}");
+    assert!(
+        e.contains("garbage.ts") && e.contains("not an MPEG transport stream"),
+        "{e}"
+    );
 
     let empty = dir.path().join("empty.ts");
     std::fs::write(&empty, []).unwrap();
@@ -42,7 +57,8 @@ fn unreadable_missing_and_non_ts_files_fail_at_start_with_their_name() {
     if !nix::unistd::geteuid().is_root() {
         let locked = dir.path().join("locked.ts");
         std::fs::write(&locked, [0x47u8; 188]).unwrap();
-        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+            .unwrap();
         let e = demo_fails(&["--input", locked.to_str().unwrap()]);
         assert!(e.contains("Permission denied"), "{e}");
     }
@@ -62,7 +78,10 @@ fn an_invalid_multicast_pool_fails_at_start() {
     let e = demo_fails(&["--multicast-pool", "10.1.2.0/24"]);
     assert!(e.contains("10.1.2.0/24") && e.contains("multicast"), "{e}");
     let e = demo_fails(&["--multicast-pool", "239.255.1.7/24"]);
-    assert!(e.contains("239.255.1.0/24"), "the message suggests the network: {e}");
+    assert!(
+        e.contains("239.255.1.0/24"),
+        "the message suggests the network: {e}"
+    );
 }
 
 #[test]
@@ -72,21 +91,48 @@ fn invalid_and_duplicate_addresses_are_refused_with_a_reason() {
     let first = &channels[0];
     let taken = first["output"]["address"].as_str().unwrap();
 
-    let (status, body) = demo.send("POST", "/api/v1/channels", json!({"input_id": 1, "service_id": 101, "name": "Copy", "address": taken}));
+    let (status, body) = demo.send(
+        "POST",
+        "/api/v1/channels",
+        json!({"input_id": 1, "service_id": 101, "name": "Copy", "address": taken}),
+    );
     assert_eq!(status, 409, "{body}");
     let message = body["error"].as_str().unwrap();
-    assert!(message.contains(taken) && message.contains(first["name"].as_str().unwrap()), "names the other channel: {message}");
+    assert!(
+        message.contains(taken) && message.contains(first["name"].as_str().unwrap()),
+        "names the other channel: {message}"
+    );
 
-    for bad in ["224.0.0.5:5000", "0.0.0.0:5000", "239.255.104.9:0", "255.255.255.255:5000"] {
-        let (status, body) = demo.send("POST", "/api/v1/channels", json!({"input_id": 1, "service_id": 101, "name": "Bad", "address": bad}));
+    for bad in [
+        "224.0.0.5:5000",
+        "0.0.0.0:5000",
+        "239.255.104.9:0",
+        "255.255.255.255:5000",
+    ] {
+        let (status, body) = demo.send(
+            "POST",
+            "/api/v1/channels",
+            json!({"input_id": 1, "service_id": 101, "name": "Bad", "address": bad}),
+        );
         assert!(status == 422 || status == 400, "{bad}: {status} {body}");
-        assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()), "{bad}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{bad}: {body}"
+        );
     }
     let (status, body) = demo.send("PATCH", "/api/v1/channels/2", json!({"address": taken}));
     assert_eq!(status, 409, "moving onto another channel's address: {body}");
-    let (status, body) = demo.send("POST", "/api/v1/channels", json!({"input_id": 1, "service_id": 101}));
+    let (status, body) = demo.send(
+        "POST",
+        "/api/v1/channels",
+        json!({"input_id": 1, "service_id": 101}),
+    );
     assert_eq!(status, 422, "missing name: {body}");
-    let (status, _) = demo.send("POST", "/api/v1/channels", json!({"input_id": 99, "service_id": 5, "name": "Orphan"}));
+    let (status, _) = demo.send(
+        "POST",
+        "/api/v1/channels",
+        json!({"input_id": 99, "service_id": 5, "name": "Orphan"}),
+    );
     assert_eq!(status, 404);
     let (status, _) = demo.get("/api/v1/channels/4242");
     assert_eq!(status, 404);
@@ -124,7 +170,11 @@ fn an_input_that_never_syncs_is_reported_and_the_box_keeps_serving() {
     let data = tempfile::tempdir().unwrap();
     let daemon = Daemon::run(data.path(), &[]);
     let port = free_udp_port();
-    let (status, input) = daemon.send("POST", "/api/v1/inputs", json!({"name": "noise", "url": format!("udp://127.0.0.1:{port}")}));
+    let (status, input) = daemon.send(
+        "POST",
+        "/api/v1/inputs",
+        json!({"name": "noise", "url": format!("udp://127.0.0.1:{port}")}),
+    );
     assert_eq!(status, 201, "{input}");
     let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let noise: Vec<u8> = (0..1316u32).map(|i| (i * 7 % 253) as u8).collect();
@@ -137,16 +187,31 @@ fn an_input_that_never_syncs_is_reported_and_the_box_keeps_serving() {
     let live = &inputs[0]["live"];
     assert_eq!(live["state"], "no_sync", "{inputs:#}");
     assert!(live["skipped_bytes"].as_u64().unwrap() > 1_000_000);
-    assert!(daemon.stderr_text().contains("not an MPEG transport stream"), "logged:\n{}", daemon.stderr_text());
+    assert!(
+        daemon
+            .stderr_text()
+            .contains("not an MPEG transport stream"),
+        "logged:\n{}",
+        daemon.stderr_text()
+    );
     let (status, _) = daemon.get("/healthz");
     assert_eq!(status, 200);
 
     // A UDP input on a taken port is saved and reported, not fatal.
     let held = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let url = format!("udp://127.0.0.1:{}", held.local_addr().unwrap().port());
-    let (status, view) = daemon.send("POST", "/api/v1/inputs", json!({"name": "busy", "url": url}));
+    let (status, view) = daemon.send(
+        "POST",
+        "/api/v1/inputs",
+        json!({"name": "busy", "url": url}),
+    );
     assert_eq!(status, 201);
-    assert!(view["error"].as_str().is_some_and(|e| e.contains(&url) && e.to_lowercase().contains("in use")), "{view}");
+    assert!(
+        view["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&url) && e.to_lowercase().contains("in use")),
+        "{view}"
+    );
 }
 
 #[test]
@@ -156,6 +221,11 @@ fn probe_reports_clearly_on_bad_targets() {
     let (ok, text) = run_tool(Command::new(dvbgate()).args(["probe", "udp://@239.255.1.1"]));
     assert!(!ok && text.contains("ADDRESS:PORT"), "{text}");
     let port = free_udp_port();
-    let (ok, text) = run_tool(Command::new(dvbgate()).args(["probe", &format!("udp://127.0.0.1:{port}"), "--duration", "0.5"]));
+    let (ok, text) = run_tool(Command::new(dvbgate()).args([
+        "probe",
+        &format!("udp://127.0.0.1:{port}"),
+        "--duration",
+        "0.5",
+    ]));
     assert!(!ok && text.contains("nothing received"), "{text}");
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::print_stderr)]
 
-use dvbgate_e2e::{free_udp_port, try_request, Daemon};
+use dvbgate_e2e::{Daemon, free_udp_port, try_request};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +25,11 @@ fn acknowledged_changes_survive_sigkill() {
     {
         let d = Daemon::run(data.path(), &[]);
         d.send("PUT", "/api/v1/settings", json!({"multicast_interface": "lo", "pool": "239.255.109.0/24", "base_port": 5400, "ttl": 1, "dscp": 0, "sap": false, "packets_per_datagram": 7}));
-        let (status, _) = d.send("POST", "/api/v1/inputs", json!({"name": "quiet", "url": format!("udp://127.0.0.1:{}", free_udp_port())}));
+        let (status, _) = d.send(
+            "POST",
+            "/api/v1/inputs",
+            json!({"name": "quiet", "url": format!("udp://127.0.0.1:{}", free_udp_port())}),
+        );
         assert_eq!(status, 201);
         d.kill();
     }
@@ -43,15 +47,20 @@ fn acknowledged_changes_survive_sigkill() {
                 let mut n = first_service;
                 while !stop.load(Ordering::Relaxed) {
                     let name = format!("Channel {n}");
-                    let attempt = try_request("POST", &format!("{base}/api/v1/channels"), Some(json!({"input_id": 1, "service_id": n, "name": name})));
+                    let attempt = try_request(
+                        "POST",
+                        &format!("{base}/api/v1/channels"),
+                        Some(json!({"input_id": 1, "service_id": n, "name": name})),
+                    );
                     let Ok((201, created)) = attempt else { break };
                     let number = created["number"].as_u64().unwrap();
                     ack.lock().unwrap().present.insert(number, name);
                     // Every fourth change is a deletion of an older channel.
-                    if n % 4 == 0 {
+                    if n.is_multiple_of(4) {
                         let victim = ack.lock().unwrap().present.keys().next().copied();
                         if let Some(v) = victim {
-                            let attempt = try_request("DELETE", &format!("{base}/api/v1/channels/{v}"), None);
+                            let attempt =
+                                try_request("DELETE", &format!("{base}/api/v1/channels/{v}"), None);
                             match attempt {
                                 Ok((204, _)) => {
                                     let mut a = ack.lock().unwrap();
@@ -79,8 +88,16 @@ fn acknowledged_changes_survive_sigkill() {
     let daemon = Daemon::run(data.path(), &[]);
     let a = ack.lock().unwrap();
     check(&daemon, &a, 99);
-    eprintln!("{} acknowledged creations kept, {} deletions, over 15 kills", a.present.len(), a.deleted.len());
-    assert!(a.present.len() > 30, "enough writes happened to mean something: {}", a.present.len());
+    eprintln!(
+        "{} acknowledged creations kept, {} deletions, over 15 kills",
+        a.present.len(),
+        a.deleted.len()
+    );
+    assert!(
+        a.present.len() > 30,
+        "enough writes happened to mean something: {}",
+        a.present.len()
+    );
     assert!(!a.deleted.is_empty());
 }
 
@@ -91,13 +108,26 @@ fn check(daemon: &Daemon, ack: &Acknowledged, round: u32) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["number"].as_u64().unwrap(), c["name"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["number"].as_u64().unwrap(),
+                c["name"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     for (number, name) in &ack.present {
-        assert_eq!(by_number.get(number), Some(name), "round {round}: acknowledged channel {number} lost");
+        assert_eq!(
+            by_number.get(number),
+            Some(name),
+            "round {round}: acknowledged channel {number} lost"
+        );
     }
     for (number, name) in &ack.deleted {
         // Numbers are reused by later creations; the deleted channel itself is gone.
-        assert_ne!(by_number.get(number), Some(name), "round {round}: deleted channel {number} came back");
+        assert_ne!(
+            by_number.get(number),
+            Some(name),
+            "round {round}: deleted channel {number} came back"
+        );
     }
 }

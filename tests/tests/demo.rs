@@ -1,7 +1,7 @@
 //! The demo, as a newcomer runs it: every service of the bundled multiplex arrives on its
 //! multicast group as a clean single-program stream that ffprobe names correctly.
 
-use dvbgate_e2e::{capture, ffprobe, group_of, temp_ts, Daemon};
+use dvbgate_e2e::{Daemon, capture, ffprobe, group_of, temp_ts};
 use dvbgate_ts::analyze::analyze;
 use std::time::Duration;
 
@@ -14,11 +14,17 @@ fn demo_multicasts_every_service_as_a_clean_spts() {
     for c in &channels {
         let url = c["multicast"].as_str().unwrap();
         assert!(url.starts_with("udp://@239.255.101."), "{url}");
-        assert!(printed.contains(url), "the demo prints each channel's URL:\n{printed}");
+        assert!(
+            printed.contains(url),
+            "the demo prints each channel's URL:\n{printed}"
+        );
         assert!(printed.contains(c["name"].as_str().unwrap()));
     }
 
-    let groups: Vec<_> = channels.iter().map(|c| group_of(c["multicast"].as_str().unwrap())).collect();
+    let groups: Vec<_> = channels
+        .iter()
+        .map(|c| group_of(c["multicast"].as_str().unwrap()))
+        .collect();
     let captures = capture(&groups, Duration::from_secs(4));
     let expected = [
         (101, "dvbgate One", ["h264", "aac"]),
@@ -28,8 +34,26 @@ fn demo_multicasts_every_service_as_a_clean_spts() {
     ];
     for (c, cap) in channels.iter().zip(&captures) {
         let sid = c["service_id"].as_u64().unwrap();
-        let (_, name, codecs) = expected.iter().find(|e| e.0 == sid).expect("a known service");
-        assert!(cap.datagrams.iter().all(|(_, d)| d.len() == 7 * 188), "7 packets per datagram");
+        let (_, name, codecs) = expected
+            .iter()
+            .find(|e| e.0 == sid)
+            .expect("a known service");
+        // Seven packets per datagram; a shorter one only when its packets had waited 30 ms.
+        assert!(
+            cap.datagrams
+                .iter()
+                .all(|(_, d)| !d.is_empty() && d.len() % 188 == 0 && d.len() <= 7 * 188)
+        );
+        let full = cap
+            .datagrams
+            .iter()
+            .filter(|(_, d)| d.len() == 7 * 188)
+            .count();
+        assert!(
+            full * 10 >= cap.datagrams.len() * 9,
+            "{name}: {full} of {} datagrams full",
+            cap.datagrams.len()
+        );
         let bytes = cap.bytes();
         let file = temp_ts(&bytes);
 
@@ -38,7 +62,12 @@ fn demo_multicasts_every_service_as_a_clean_spts() {
         assert_eq!(programs.len(), 1, "exactly one program: {probe:#}");
         assert_eq!(programs[0]["program_id"].as_u64(), Some(sid));
         assert_eq!(programs[0]["tags"]["service_name"].as_str(), Some(*name));
-        let got: Vec<&str> = programs[0]["streams"].as_array().unwrap().iter().filter_map(|s| s["codec_name"].as_str()).collect();
+        let got: Vec<&str> = programs[0]["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["codec_name"].as_str())
+            .collect();
         for codec in codecs {
             assert!(got.contains(codec), "{name}: ffprobe sees {got:?}");
         }
@@ -55,7 +84,10 @@ fn demo_multicasts_every_service_as_a_clean_spts() {
         assert!(sdt <= 2000.0, "{name}: SDT every {sdt} ms");
         let pcr_pid = a.services[0].pcr_pid.unwrap();
         let pcr = a.pids[&pcr_pid].pcr.expect("PCR present");
-        assert!(pcr.count > 50 && pcr.max_interval_ms.unwrap() <= 40.0, "{name}: {pcr:?}");
+        assert!(
+            pcr.count > 50 && pcr.max_interval_ms.unwrap() <= 40.0,
+            "{name}: {pcr:?}"
+        );
         assert!(!a.pids.contains_key(&0x1FFF), "null packets dropped");
     }
 
@@ -65,10 +97,16 @@ fn demo_multicasts_every_service_as_a_clean_spts() {
     let (_, inputs) = demo.get("/api/v1/inputs");
     let input = &inputs[0];
     let rate = input["bitrate_bps"].as_u64().unwrap();
-    assert!((3_000_000..3_700_000).contains(&rate), "the 3.3 Mbit/s file plays at real time: {rate}");
+    assert!(
+        (3_000_000..3_700_000).contains(&rate),
+        "the 3.3 Mbit/s file plays at real time: {rate}"
+    );
     assert_eq!(input["cc_errors"], 0);
     assert_eq!(input["crc_errors"], 0);
 
     let status = demo.terminate();
-    assert!(status.success(), "Ctrl-C/SIGTERM shuts down cleanly: {status}");
+    assert!(
+        status.success(),
+        "Ctrl-C/SIGTERM shuts down cleanly: {status}"
+    );
 }

@@ -1,6 +1,6 @@
 //! `dvbgate run`: configured through its API, fed over the network.
 
-use dvbgate_e2e::{capture, demo_mux, ffprobe, free_udp_port, group_of, temp_ts, Daemon, Feeder};
+use dvbgate_e2e::{Daemon, Feeder, capture, demo_mux, ffprobe, free_udp_port, group_of, temp_ts};
 use dvbgate_ts::analyze::analyze;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -41,35 +41,65 @@ fn multicast_input_becomes_channels_that_can_move_and_switch_to_rtp() {
     assert_eq!(status, 201, "{input}");
     let channels = wait_channels(&daemon, 4);
     assert_eq!(channels.len(), 4, "one channel per service, discovered");
-    let names: Vec<&str> = channels.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dvbgate One", "dvbgate Two", "dvbgate Three", "Télé Quatre"]);
+    let names: Vec<&str> = channels
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["dvbgate One", "dvbgate Two", "dvbgate Three", "Télé Quatre"]
+    );
     let (_, inputs) = daemon.get("/api/v1/inputs");
     let rate = inputs[0]["bitrate_bps"].as_u64().unwrap();
     assert!((2_800_000..3_800_000).contains(&rate), "{rate}");
 
     // Move channel 1 to another group and make channel 2 RTP, while running.
-    let (status, moved) = daemon.send("PATCH", "/api/v1/channels/1", json!({"address": "239.255.106.200:5200"}));
+    let (status, moved) = daemon.send(
+        "PATCH",
+        "/api/v1/channels/1",
+        json!({"address": "239.255.106.200:5200"}),
+    );
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["multicast"], "udp://@239.255.106.200:5200");
     let (status, rtp) = daemon.send("PATCH", "/api/v1/channels/2", json!({"protocol": "rtp"}));
     assert_eq!(status, 200);
     assert!(rtp["multicast"].as_str().unwrap().starts_with("rtp://@"));
     std::thread::sleep(Duration::from_millis(500));
-    let groups = [group_of("udp://@239.255.106.200:5200"), group_of(rtp["multicast"].as_str().unwrap()), group_of(channels[0]["multicast"].as_str().unwrap())];
+    let groups = [
+        group_of("udp://@239.255.106.200:5200"),
+        group_of(rtp["multicast"].as_str().unwrap()),
+        group_of(channels[0]["multicast"].as_str().unwrap()),
+    ];
     let caps = capture(&groups, Duration::from_secs(3));
     let moved_ts = caps[0].bytes();
     let a = analyze(&moved_ts);
-    assert_eq!(a.services[0].service_id, 101, "channel 1 arrives on its new group");
+    assert_eq!(
+        a.services[0].service_id, 101,
+        "channel 1 arrives on its new group"
+    );
     assert_eq!(a.cc_errors, 0);
     // Full datagrams, or short ones sealed after the retention time; all with RTP headers.
     assert!(
-        caps[1].datagrams.iter().all(|(_, d)| (d.len() - 12) % 188 == 0 && d[0] == 0x80 && d[1] & 0x7F == 33 && d[12] == 0x47),
+        caps[1]
+            .datagrams
+            .iter()
+            .all(|(_, d)| (d.len() - 12) % 188 == 0
+                && d[0] == 0x80
+                && d[1] & 0x7F == 33
+                && d[12] == 0x47),
         "RTP, payload type 33"
     );
-    let rtp_payload: Vec<u8> = caps[1].datagrams.iter().flat_map(|(_, d)| d[12..].iter().copied()).collect();
+    let rtp_payload: Vec<u8> = caps[1]
+        .datagrams
+        .iter()
+        .flat_map(|(_, d)| d[12..].iter().copied())
+        .collect();
     let probe = ffprobe(temp_ts(&rtp_payload).path());
     assert_eq!(probe["programs"][0]["tags"]["service_name"], "dvbgate Two");
-    assert!(caps[2].datagrams.is_empty(), "nothing is left on the old group");
+    assert!(
+        caps[2].datagrams.is_empty(),
+        "nothing is left on the old group"
+    );
 
     // Disabling stops a channel; deleting it frees its address.
     let (status, _) = daemon.send("PATCH", "/api/v1/channels/3", json!({"enabled": false}));
@@ -88,11 +118,23 @@ fn a_bursty_input_leaves_smoothly() {
     let daemon = Daemon::run(data.path(), &[]);
     daemon.send("PUT", "/api/v1/settings", json!({"multicast_interface": "lo", "pool": "239.255.108.0/24", "base_port": 5300, "ttl": 1, "dscp": 0, "sap": false, "packets_per_datagram": 7}));
     let port = free_udp_port();
-    let _feed = Feeder::start(&demo_mux(), format!("127.0.0.1:{port}").parse().unwrap(), 3_300_000, Duration::from_millis(400));
-    daemon.send("POST", "/api/v1/inputs", json!({"name": "bursts", "url": format!("udp://127.0.0.1:{port}"), "auto_channels": true}));
+    let _feed = Feeder::start(
+        &demo_mux(),
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        3_300_000,
+        Duration::from_millis(400),
+    );
+    daemon.send(
+        "POST",
+        "/api/v1/inputs",
+        json!({"name": "bursts", "url": format!("udp://127.0.0.1:{port}"), "auto_channels": true}),
+    );
     let channels = wait_channels(&daemon, 4);
     std::thread::sleep(Duration::from_secs(2)); // let the jitter delay settle
-    let caps = capture(&[group_of(channels[0]["multicast"].as_str().unwrap())], Duration::from_secs(4));
+    let caps = capture(
+        &[group_of(channels[0]["multicast"].as_str().unwrap())],
+        Duration::from_secs(4),
+    );
     let times: Vec<Instant> = caps[0].datagrams.iter().map(|(t, _)| *t).collect();
     assert!(times.len() > 150, "{}", times.len());
     // Datagrams per 50 ms window: a burst would put a fifth of them in one window.
@@ -103,7 +145,10 @@ fn a_bursty_input_leaves_smoothly() {
     }
     let mean = times.len() as f64 / 80.0;
     let max = *per_window[..80].iter().max().unwrap() as f64;
-    assert!(max < mean * 2.5, "bursty output: up to {max} datagrams in 50 ms, mean {mean:.1}");
+    assert!(
+        max < mean * 2.5,
+        "bursty output: up to {max} datagrams in 50 ms, mean {mean:.1}"
+    );
     let analysis = analyze(&caps[0].bytes());
     assert_eq!(analysis.cc_errors, 0);
 }
@@ -112,16 +157,34 @@ fn a_bursty_input_leaves_smoothly() {
 #[test]
 fn a_configuration_from_an_older_version_is_upgraded() {
     let data = tempfile::tempdir().unwrap();
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware/store/tests/fixtures/v1-store.tar");
-    let ok = std::process::Command::new("tar").arg("-xf").arg(&fixture).arg("-C").arg(data.path()).status().unwrap().success();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/store/tests/fixtures/v1-store.tar");
+    let ok = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&fixture)
+        .arg("-C")
+        .arg(data.path())
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "unpack {}", fixture.display());
     let daemon = Daemon::run(&data.path().join("v1-store"), &[]);
     let (_, channels) = daemon.get("/api/v1/channels");
     let channels = channels.as_array().unwrap();
     assert!(channels.len() >= 5, "{channels:#?}");
-    let addresses: std::collections::BTreeSet<&str> = channels.iter().map(|c| c["output"]["address"].as_str().unwrap()).collect();
-    assert_eq!(addresses.len(), channels.len(), "duplicates from v1 were repaired");
+    let addresses: std::collections::BTreeSet<&str> = channels
+        .iter()
+        .map(|c| c["output"]["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses.len(),
+        channels.len(),
+        "duplicates from v1 were repaired"
+    );
     assert!(channels.iter().any(|c| c["output"]["protocol"] == "rtp"));
     let (_, settings) = daemon.get("/api/v1/settings");
-    assert_eq!(settings["packets_per_datagram"], 7, "new settings got their defaults");
+    assert_eq!(
+        settings["packets_per_datagram"], 7,
+        "new settings got their defaults"
+    );
 }

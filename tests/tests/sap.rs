@@ -3,7 +3,7 @@
 
 #![allow(clippy::print_stderr)]
 
-use dvbgate_e2e::{can_use_netns, dvbgate, join, Daemon, Netns};
+use dvbgate_e2e::{Daemon, Netns, can_use_netns, dvbgate, join};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ struct Announcement {
 }
 
 fn parse(packet: &[u8]) -> Option<Announcement> {
-    let (version, address_type, delete) = (packet[0] >> 5, packet[0] & 0x10 != 0, packet[0] & 0x04 != 0);
+    let (version, address_type, delete) =
+        (packet[0] >> 5, packet[0] & 0x10 != 0, packet[0] & 0x04 != 0);
     if version != 1 {
         return None;
     }
@@ -43,7 +44,9 @@ fn every_channel_is_announced_and_withdrawn_at_shutdown() {
     while sessions.len() < 4 && Instant::now() < deadline {
         if let Ok(n) = listener.recv(&mut buf) {
             let Some(a) = parse(&buf[..n]) else { continue };
-            let Some(c) = field(&a.sdp, "c=IN IP4 ") else { continue };
+            let Some(c) = field(&a.sdp, "c=IN IP4 ") else {
+                continue;
+            };
             if !a.delete && c.starts_with("239.255.110.") {
                 sessions.insert(c.to_string(), a.sdp);
             }
@@ -64,12 +67,11 @@ fn every_channel_is_announced_and_withdrawn_at_shutdown() {
     let mut withdrawn = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(3);
     while withdrawn.len() < 4 && Instant::now() < deadline {
-        if let Ok(n) = listener.recv(&mut buf) {
-            if let Some(a) = parse(&buf[..n]).filter(|a| a.delete) {
-                if let Some(c) = field(&a.sdp, "c=IN IP4 ").filter(|c| c.starts_with("239.255.110.")) {
-                    withdrawn.insert(c.to_string());
-                }
-            }
+        if let Ok(n) = listener.recv(&mut buf)
+            && let Some(a) = parse(&buf[..n]).filter(|a| a.delete)
+            && let Some(c) = field(&a.sdp, "c=IN IP4 ").filter(|c| c.starts_with("239.255.110."))
+        {
+            withdrawn.insert(c.to_string());
         }
     }
     assert_eq!(withdrawn.len(), 4, "every session withdrawn at shutdown");
@@ -86,20 +88,46 @@ fn vlc_sap_discovery_lists_the_channels() {
         return;
     }
     assert!(
-        std::process::Command::new("vlc").arg("--version").env("HOME", "/tmp").output().is_ok(),
+        std::process::Command::new("vlc")
+            .arg("--version")
+            .env("HOME", "/tmp")
+            .output()
+            .is_ok(),
         "VLC must be installed (scripts/test installs vlc-bin and vlc-plugin-base)"
     );
     let ns = Netns::new("vlc");
     let mut cmd = ns.command(dvbgate());
-    cmd.args(["demo", "--listen", "127.0.0.1:0", "--multicast-pool", "239.255.111.0/24"]);
+    cmd.args([
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--multicast-pool",
+        "239.255.111.0/24",
+    ]);
     let demo = Daemon::spawn(cmd);
     let home = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let mut vlc = ns
         .command("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
         .arg(format!("HOME={}", home.path().display()))
-        .args(["vlc", "-I", "oldrc", "--rc-fake-tty", "-S", "sap", "--no-playlist-autostart", "--aout", "dummy", "--vout", "dummy"])
+        .args([
+            "vlc",
+            "-I",
+            "oldrc",
+            "--rc-fake-tty",
+            "-S",
+            "sap",
+            "--no-playlist-autostart",
+            "--aout",
+            "dummy",
+            "--vout",
+            "dummy",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -118,15 +146,24 @@ fn vlc_sap_discovery_lists_the_channels() {
                 if n == 0 {
                     break;
                 }
-                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         })
     };
     let names = ["dvbgate One", "dvbgate Two", "dvbgate Three", "Télé Quatre"];
     // Announcements repeat every 5 s; ask VLC for its playlist until all are listed.
     let listed = |text: &str| -> Option<Vec<String>> {
-        let last = text.rsplit("[ Playlist ]").next()?.split("[ End of playlist ]").next()?;
-        let lines: Vec<String> = last.lines().map(|l| l.trim_start_matches(['|', ' ', '-']).trim().to_string()).collect();
+        let last = text
+            .rsplit("[ Playlist ]")
+            .next()?
+            .split("[ End of playlist ]")
+            .next()?;
+        let lines: Vec<String> = last
+            .lines()
+            .map(|l| l.trim_start_matches(['|', ' ', '-']).trim().to_string())
+            .collect();
         Some(lines)
     };
     let deadline = Instant::now() + Duration::from_secs(25);
@@ -145,10 +182,20 @@ fn vlc_sap_discovery_lists_the_channels() {
     drop(stdin);
     let _ = vlc.wait();
     let _ = reader.join();
-    assert!(lines.iter().any(|l| l == "Network streams (SAP)"), "VLC's SAP discovery ran:\n{}", seen.lock().unwrap());
+    assert!(
+        lines.iter().any(|l| l == "Network streams (SAP)"),
+        "VLC's SAP discovery ran:\n{}",
+        seen.lock().unwrap()
+    );
     for name in names {
-        assert!(lines.iter().any(|l| l == name), "{name} is listed by VLC: {lines:?}");
+        assert!(
+            lines.iter().any(|l| l == name),
+            "{name} is listed by VLC: {lines:?}"
+        );
     }
-    assert!(lines.iter().any(|l| l == "dvbgate"), "under its playlist group: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "dvbgate"),
+        "under its playlist group: {lines:?}"
+    );
     drop(demo);
 }

@@ -15,5 +15,5 @@ mod error;
 mod routes;
 mod server;
 
-pub use routes::{router, AppState};
-pub use server::{serve, ServerLimits};
+pub use routes::{AppState, router};
+pub use server::{ServerLimits, serve};

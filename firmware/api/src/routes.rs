@@ -29,10 +29,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/channels", get(list_channels).post(create_channel))
         .route(
             "/api/v1/channels/{number}",
-            get(get_channel).patch(update_channel).delete(delete_channel),
+            get(get_channel)
+                .patch(update_channel)
+                .delete(delete_channel),
         )
         .route("/api/v1/inputs", get(list_inputs).post(create_input))
-        .route("/api/v1/inputs/{id}", get(get_input).patch(update_input).delete(delete_input))
+        .route(
+            "/api/v1/inputs/{id}",
+            get(get_input).patch(update_input).delete(delete_input),
+        )
         .route("/api/v1/settings", get(get_settings).put(put_settings))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(middleware::from_fn(changes_from_loopback_only))
@@ -41,7 +46,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Until there is an administrator login, configuration changes come from the box itself.
 async fn changes_from_loopback_only(request: Request, next: Next) -> Response {
-    let reads = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let reads = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let local = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -72,24 +80,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
 fn json_problem(r: &JsonRejection) -> String {
     match r {
-        JsonRejection::MissingJsonContentType(_) => "send JSON with Content-Type: application/json".into(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "send JSON with Content-Type: application/json".into()
+        }
         other => other.body_text(),
     }
 }
 
 /// Runs blocking work (the store flushes to flash; pipelines open inputs) off the runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {e}"),
+        )
+    })?
 }
 
 async fn healthz(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let sup = app.supervisor.clone();
-    let (inputs, channels) = blocking(move || Ok((sup.input_views()?, sup.channel_views()?))).await?;
+    let (inputs, channels) =
+        blocking(move || Ok((sup.input_views()?, sup.channel_views()?))).await?;
     let running = inputs
         .iter()
-        .filter(|i| i.live.as_ref().is_some_and(|l| l.state == InputState::Running))
+        .filter(|i| {
+            i.live
+                .as_ref()
+                .is_some_and(|l| l.state == InputState::Running)
+        })
         .count();
     Ok(Json(serde_json::json!({
         "status": "ok",
@@ -101,7 +121,9 @@ async fn healthz(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Va
     })))
 }
 
-async fn list_channels(State(app): State<Arc<AppState>>) -> Result<Json<Vec<ChannelView>>, ApiError> {
+async fn list_channels(
+    State(app): State<Arc<AppState>>,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let sup = app.supervisor.clone();
     Ok(Json(blocking(move || Ok(sup.channel_views()?)).await?))
 }
@@ -115,11 +137,17 @@ async fn find_channel(app: &AppState, number: u16) -> Result<ChannelView, ApiErr
         .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))
 }
 
-async fn get_channel(State(app): State<Arc<AppState>>, Path(number): Path<u16>) -> Result<Json<ChannelView>, ApiError> {
+async fn get_channel(
+    State(app): State<Arc<AppState>>,
+    Path(number): Path<u16>,
+) -> Result<Json<ChannelView>, ApiError> {
     Ok(Json(find_channel(&app, number).await?))
 }
 
-async fn create_channel(State(app): State<Arc<AppState>>, Body(new): Body<NewChannel>) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
+async fn create_channel(
+    State(app): State<Arc<AppState>>,
+    Body(new): Body<NewChannel>,
+) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     let sup = app.supervisor.clone();
     let created = blocking(move || {
         let c = sup.store().add_channel(new)?;
@@ -127,7 +155,10 @@ async fn create_channel(State(app): State<Arc<AppState>>, Body(new): Body<NewCha
         Ok(c)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(find_channel(&app, created.number).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(find_channel(&app, created.number).await?),
+    ))
 }
 
 async fn update_channel(
@@ -149,7 +180,10 @@ async fn update_channel(
     Ok(Json(find_channel(&app, updated.number).await?))
 }
 
-async fn delete_channel(State(app): State<Arc<AppState>>, Path(number): Path<u16>) -> Result<StatusCode, ApiError> {
+async fn delete_channel(
+    State(app): State<Arc<AppState>>,
+    Path(number): Path<u16>,
+) -> Result<StatusCode, ApiError> {
     let sup = app.supervisor.clone();
     blocking(move || {
         let c = sup
@@ -178,11 +212,17 @@ async fn find_input(app: &AppState, id: u32) -> Result<InputView, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no input {id}")))
 }
 
-async fn get_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>) -> Result<Json<InputView>, ApiError> {
+async fn get_input(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<u32>,
+) -> Result<Json<InputView>, ApiError> {
     Ok(Json(find_input(&app, id).await?))
 }
 
-async fn create_input(State(app): State<Arc<AppState>>, Body(new): Body<NewInput>) -> Result<(StatusCode, Json<InputView>), ApiError> {
+async fn create_input(
+    State(app): State<Arc<AppState>>,
+    Body(new): Body<NewInput>,
+) -> Result<(StatusCode, Json<InputView>), ApiError> {
     let sup = app.supervisor.clone();
     let created = blocking(move || {
         let i = sup.store().add_input(new)?;
@@ -192,10 +232,17 @@ async fn create_input(State(app): State<Arc<AppState>>, Body(new): Body<NewInput
         Ok(i)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(find_input(&app, created.id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(find_input(&app, created.id).await?),
+    ))
 }
 
-async fn update_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>, Body(patch): Body<InputPatch>) -> Result<Json<InputView>, ApiError> {
+async fn update_input(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<u32>,
+    Body(patch): Body<InputPatch>,
+) -> Result<Json<InputView>, ApiError> {
     let sup = app.supervisor.clone();
     blocking(move || {
         sup.store().update_input(id, patch)?;
@@ -206,7 +253,10 @@ async fn update_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>, Bod
     Ok(Json(find_input(&app, id).await?))
 }
 
-async fn delete_input(State(app): State<Arc<AppState>>, Path(id): Path<u32>) -> Result<StatusCode, ApiError> {
+async fn delete_input(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<u32>,
+) -> Result<StatusCode, ApiError> {
     let sup = app.supervisor.clone();
     blocking(move || {
         sup.store().remove_input(id)?;
@@ -222,7 +272,10 @@ async fn get_settings(State(app): State<Arc<AppState>>) -> Result<Json<Settings>
     Ok(Json(blocking(move || Ok(sup.store().settings()?)).await?))
 }
 
-async fn put_settings(State(app): State<Arc<AppState>>, Body(settings): Body<Settings>) -> Result<Json<Settings>, ApiError> {
+async fn put_settings(
+    State(app): State<Arc<AppState>>,
+    Body(settings): Body<Settings>,
+) -> Result<Json<Settings>, ApiError> {
     let sup = app.supervisor.clone();
     Ok(Json(
         blocking(move || {

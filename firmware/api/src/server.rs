@@ -1,8 +1,8 @@
 //! Serving with limits: a slow client (one that trickles its headers, or never finishes)
 //! cannot hold the server, and no request can carry an unbounded body.
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -38,16 +38,25 @@ impl Default for ServerLimits {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
 /// finish (for a few seconds at most).
-pub async fn serve(listener: TcpListener, router: Router, limits: ServerLimits, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let router = router.layer(
         ServiceBuilder::new()
             .layer(DefaultBodyLimit::max(limits.max_body))
-            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                limits.request_timeout,
+            )),
     );
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -69,7 +78,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ServerLimits, 
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
+        let service =
+            TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let watched = graceful.watch(connection);
         tokio::spawn(async move {

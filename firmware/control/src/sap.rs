@@ -6,8 +6,8 @@
 //! changed), and all are withdrawn at shutdown. Sockets use the streams' own interface and
 //! TTL, so announcements reach exactly where the streams go.
 
-use dvbgate_net::socket::{self, SendOptions};
 use dvbgate_net::Protocol;
+use dvbgate_net::socket::{self, SendOptions};
 use dvbgate_outputs::sap::{self, Session};
 use dvbgate_store::{ChannelConfig, Settings};
 use socket2::Socket;
@@ -50,10 +50,17 @@ impl Announcer {
     pub fn update(&mut self, channels: &[ChannelConfig], settings: &Settings) {
         let mut wanted: BTreeMap<u32, (Session, SendOptions)> = BTreeMap::new();
         if settings.sap {
-            for c in channels.iter().filter(|c| c.enabled && c.output.address.ip().is_multicast()) {
+            for c in channels
+                .iter()
+                .filter(|c| c.enabled && c.output.address.ip().is_multicast())
+            {
                 let send = SendOptions {
                     ipv6: c.output.address.is_ipv6(),
-                    interface: c.output.interface.clone().or_else(|| settings.multicast_interface.clone()),
+                    interface: c
+                        .output
+                        .interface
+                        .clone()
+                        .or_else(|| settings.multicast_interface.clone()),
                     ttl: c.output.ttl.unwrap_or(settings.ttl),
                     dscp: 0,
                 };
@@ -76,7 +83,11 @@ impl Announcer {
         let gone: Vec<u32> = self
             .sessions
             .iter()
-            .filter(|(id, a)| wanted.get(id).is_none_or(|(s, send)| *s != a.session || *send != a.send))
+            .filter(|(id, a)| {
+                wanted
+                    .get(id)
+                    .is_none_or(|(s, send)| *s != a.session || *send != a.send)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
@@ -155,13 +166,18 @@ impl Announcer {
                 }
             }
         }
-        let Some(s) = self.sockets.get(send) else { return };
+        let Some(s) = self.sockets.get(send) else {
+            return;
+        };
         match s.send_to(packet, &destination.into()) {
             Ok(_) => self.sent += 1,
             Err(e) => {
                 self.errors += 1;
                 if self.errors.is_power_of_two() {
-                    warn!("SAP announcement to {destination} failed ({} so far): {e}", self.errors);
+                    warn!(
+                        "SAP announcement to {destination} failed ({} so far): {e}",
+                        self.errors
+                    );
                 }
             }
         }
@@ -170,10 +186,19 @@ impl Announcer {
     /// The address announcements say they come from: the interface's, or the one the
     /// routing table would pick for the SAP group.
     fn origin(&self, send: &SendOptions, destination: SocketAddr) -> IpAddr {
-        if let Some(ip) = send.interface.as_deref().and_then(|i| dvbgate_net::iface::resolve(i).ok()).and_then(|i| i.ipv4) {
+        if let Some(ip) = send
+            .interface
+            .as_deref()
+            .and_then(|i| dvbgate_net::iface::resolve(i).ok())
+            .and_then(|i| i.ipv4)
+        {
             return IpAddr::V4(ip);
         }
-        let probe = if destination.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let probe = if destination.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
         UdpSocket::bind(probe)
             .and_then(|s| {
                 s.connect(destination)?;
@@ -187,5 +212,7 @@ impl Announcer {
 /// A version number that changes whenever the announced description does.
 fn version_of(s: &Session) -> u32 {
     let text = sap::sdp(s, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    text.bytes().fold(2_166_136_261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16_777_619))
+    text.bytes().fold(2_166_136_261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16_777_619)
+    })
 }

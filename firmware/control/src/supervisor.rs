@@ -2,8 +2,8 @@
 
 use crate::views::{ChannelView, InputView};
 use dvbgate_inputs::InputOptions;
-use dvbgate_net::socket::SendOptions;
 use dvbgate_net::Protocol;
+use dvbgate_net::socket::SendOptions;
 use dvbgate_outputs::OutputSpec;
 use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig};
 use dvbgate_remux::{ChannelKey, ChannelSpec, EsFilter};
@@ -91,7 +91,11 @@ impl Supervisor {
         let stale: Vec<u32> = state
             .running
             .iter()
-            .filter(|(id, r)| !inputs.iter().any(|i| i.id == **id && i.enabled && i.url == r.url))
+            .filter(|(id, r)| {
+                !inputs
+                    .iter()
+                    .any(|i| i.id == **id && i.enabled && i.url == r.url)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
@@ -100,16 +104,18 @@ impl Supervisor {
                 r.pipeline.stop();
             }
         }
-        state.failed.retain(|id, _| inputs.iter().any(|i| i.id == *id && i.enabled));
+        state
+            .failed
+            .retain(|id, _| inputs.iter().any(|i| i.id == *id && i.enabled));
 
         let mut failures = Vec::new();
         for input in inputs.iter().filter(|i| i.enabled) {
             if !state.running.contains_key(&input.id) {
-                if let Some((why, retry_at)) = state.failed.get(&input.id) {
-                    if now < *retry_at {
-                        failures.push((input.id, why.clone()));
-                        continue;
-                    }
+                if let Some((why, retry_at)) = state.failed.get(&input.id)
+                    && now < *retry_at
+                {
+                    failures.push((input.id, why.clone()));
+                    continue;
                 }
                 let config = PipelineConfig {
                     input: self.options.input,
@@ -132,7 +138,9 @@ impl Supervisor {
                     Err(e) => {
                         let why = format!("input {:?}: {e}", input.name);
                         warn!("{why}; retrying in {:?}", self.options.retry_after);
-                        state.failed.insert(input.id, (why.clone(), now + self.options.retry_after));
+                        state
+                            .failed
+                            .insert(input.id, (why.clone(), now + self.options.retry_after));
                         failures.push((input.id, why));
                         continue;
                     }
@@ -167,14 +175,21 @@ impl Supervisor {
     pub fn channel_views(&self) -> Result<Vec<ChannelView>, StoreError> {
         let channels = self.store.channels()?;
         let state = self.state();
-        let snapshots: HashMap<u32, dvbgate_pipeline::Snapshot> =
-            state.running.iter().map(|(id, r)| (*id, r.pipeline.snapshot())).collect();
+        let snapshots: HashMap<u32, dvbgate_pipeline::Snapshot> = state
+            .running
+            .iter()
+            .map(|(id, r)| (*id, r.pipeline.snapshot()))
+            .collect();
         Ok(channels
             .iter()
             .map(|c| {
                 let snapshot = snapshots.get(&c.input_id);
                 let input_running = snapshot.is_some_and(|s| s.input.state == InputState::Running);
-                ChannelView::new(c, snapshot.and_then(|s| s.channels.get(&c.id)), input_running)
+                ChannelView::new(
+                    c,
+                    snapshot.and_then(|s| s.channels.get(&c.id)),
+                    input_running,
+                )
             })
             .collect())
     }
@@ -185,7 +200,10 @@ impl Supervisor {
         Ok(inputs
             .iter()
             .map(|i| {
-                let live = state.running.get(&i.id).map(|r| r.pipeline.snapshot().input);
+                let live = state
+                    .running
+                    .get(&i.id)
+                    .map(|r| r.pipeline.snapshot().input);
                 let error = state.failed.get(&i.id).map(|(why, _)| why.clone());
                 InputView::new(i, live, error)
             })
@@ -202,7 +220,12 @@ impl Supervisor {
             inputs
                 .iter()
                 .filter(|i| i.auto_channels)
-                .filter_map(|i| state.running.get(&i.id).map(|r| (i.id, r.pipeline.snapshot().input.services)))
+                .filter_map(|i| {
+                    state
+                        .running
+                        .get(&i.id)
+                        .map(|r| (i.id, r.pipeline.snapshot().input.services))
+                })
                 .collect()
         };
         let mut created = Vec::new();
@@ -211,12 +234,19 @@ impl Supervisor {
                 let wanted = s.pcr_pid.is_some()
                     && !s.scrambled
                     && !matches!(s.kind, Some(ServiceKind::Data) | Some(ServiceKind::Other));
-                let known = existing.iter().chain(&created).any(|c: &ChannelConfig| c.input_id == input_id && c.service_id == s.service_id);
+                let known = existing.iter().chain(&created).any(|c: &ChannelConfig| {
+                    c.input_id == input_id && c.service_id == s.service_id
+                });
                 if !wanted || known {
                     continue;
                 }
-                let name = s.name.clone().unwrap_or_else(|| format!("Service {}", s.service_id));
-                let channel = self.store.add_channel(NewChannel::new(input_id, s.service_id, name))?;
+                let name = s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("Service {}", s.service_id));
+                let channel =
+                    self.store
+                        .add_channel(NewChannel::new(input_id, s.service_id, name))?;
                 info!("{} created for a discovered service", channel.describe());
                 created.push(channel);
             }
@@ -237,7 +267,11 @@ impl Supervisor {
 }
 
 /// What a pipeline needs to know of a channel.
-pub(crate) fn setup_of(c: &ChannelConfig, settings: &Settings, options: &SupervisorOptions) -> ChannelSetup {
+pub(crate) fn setup_of(
+    c: &ChannelConfig,
+    settings: &Settings,
+    options: &SupervisorOptions,
+) -> ChannelSetup {
     let strip_es = c
         .strip_es
         .iter()
@@ -265,7 +299,11 @@ pub(crate) fn setup_of(c: &ChannelConfig, settings: &Settings, options: &Supervi
             },
             send: SendOptions {
                 ipv6: c.output.address.is_ipv6(),
-                interface: c.output.interface.clone().or_else(|| settings.multicast_interface.clone()),
+                interface: c
+                    .output
+                    .interface
+                    .clone()
+                    .or_else(|| settings.multicast_interface.clone()),
                 ttl: c.output.ttl.unwrap_or(settings.ttl),
                 dscp: c.output.dscp.unwrap_or(settings.dscp),
             },

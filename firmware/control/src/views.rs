@@ -42,7 +42,11 @@ pub struct ChannelView {
 }
 
 impl ChannelView {
-    pub(crate) fn new(c: &ChannelConfig, live: Option<&ChannelSnapshot>, input_running: bool) -> ChannelView {
+    pub(crate) fn new(
+        c: &ChannelConfig,
+        live: Option<&ChannelSnapshot>,
+        input_running: bool,
+    ) -> ChannelView {
         let protocol = match c.output.protocol {
             dvbgate_store::Protocol::Udp => dvbgate_net::Protocol::Udp,
             dvbgate_store::Protocol::Rtp => dvbgate_net::Protocol::Rtp,
@@ -50,8 +54,12 @@ impl ChannelView {
         let status = match (c.enabled, input_running, live) {
             (false, _, _) => ChannelStatus::Disabled,
             (true, false, _) => ChannelStatus::InputDown,
-            (true, true, Some(s)) if s.output_error.is_some() && s.datagrams == 0 => ChannelStatus::OutputError,
-            (true, true, Some(s)) if s.state == dvbgate_remux::ServiceState::Live => ChannelStatus::Live,
+            (true, true, Some(s)) if s.output_error.is_some() && s.datagrams == 0 => {
+                ChannelStatus::OutputError
+            }
+            (true, true, Some(s)) if s.state == dvbgate_remux::ServiceState::Live => {
+                ChannelStatus::Live
+            }
             _ => ChannelStatus::Waiting,
         };
         ChannelView {
@@ -96,7 +104,11 @@ pub struct InputView {
 }
 
 impl InputView {
-    pub(crate) fn new(c: &InputConfig, live: Option<InputSnapshot>, error: Option<String>) -> InputView {
+    pub(crate) fn new(
+        c: &InputConfig,
+        live: Option<InputSnapshot>,
+        error: Option<String>,
+    ) -> InputView {
         InputView {
             id: c.id,
             name: c.name.clone(),

@@ -3,9 +3,9 @@
 //! SIGINT/SIGTERM (a second signal exits at once).
 
 use anyhow::Context;
-use dvbgate_api::{router, AppState, ServerLimits};
-use dvbgate_control::sap::Announcer;
+use dvbgate_api::{AppState, ServerLimits, router};
 use dvbgate_control::Supervisor;
+use dvbgate_control::sap::Announcer;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -61,17 +61,18 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
             _ = stop.changed() => break,
         }
         let (sup, sap) = (Arc::clone(&supervisor), Arc::clone(&announcer));
-        let result = tokio::task::spawn_blocking(move || -> Result<(), dvbgate_store::StoreError> {
-            sup.reconcile()?;
-            sup.create_discovered_channels()?;
-            let channels = sup.store().channels()?;
-            let settings = sup.store().settings()?;
-            let mut sap = sap.lock().unwrap_or_else(|p| p.into_inner());
-            sap.update(&channels, &settings);
-            sap.announce_one_second();
-            Ok(())
-        })
-        .await;
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(), dvbgate_store::StoreError> {
+                sup.reconcile()?;
+                sup.create_discovered_channels()?;
+                let channels = sup.store().channels()?;
+                let settings = sup.store().settings()?;
+                let mut sap = sap.lock().unwrap_or_else(|p| p.into_inner());
+                sap.update(&channels, &settings);
+                sap.announce_one_second();
+                Ok(())
+            })
+            .await;
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -82,7 +83,13 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
         }
         last_error = error;
     }
-    let _ = tokio::task::spawn_blocking(move || announcer.lock().unwrap_or_else(|p| p.into_inner()).withdraw_all()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        announcer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .withdraw_all()
+    })
+    .await;
 }
 
 async fn wait_for_signal() {

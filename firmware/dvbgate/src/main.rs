@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dvbgate", version, about = "DVB-to-IP gateway: multiplexes in, channels out over multicast UDP/RTP")]
+#[command(
+    name = "dvbgate",
+    version,
+    about = "DVB-to-IP gateway: multiplexes in, channels out over multicast UDP/RTP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

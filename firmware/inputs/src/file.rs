@@ -7,7 +7,7 @@
 //! blocks, a little ahead of the clock.
 
 use crate::{InputError, InputOptions, InputSink, MuxInput, SourceStats};
-use dvbgate_ts::packet::{self, RawPacket, PACKET_SIZE};
+use dvbgate_ts::packet::{self, PACKET_SIZE, RawPacket};
 use dvbgate_ts::reader::PacketReader;
 use dvbgate_ts::timing::PcrTimeline;
 use std::collections::VecDeque;
@@ -68,18 +68,18 @@ impl Playout {
         let position = self.position;
         self.position += 1;
         self.buf.extend_from_slice(p);
-        if !packet::transport_error(p) {
-            if let Some(pcr) = packet::pcr(p) {
-                let pid = packet::pid(p);
-                let reference = *self.reference_pid.get_or_insert(pid);
-                if pid == reference {
-                    let discontinuity = packet::discontinuity_indicator(p) || self.looped_since_anchor;
-                    self.looped_since_anchor = false;
-                    let guess = self.tail_ns + self.untimed_packets() as i64 * self.ns_per_packet();
-                    let anchor = self.timeline.observe(position, pcr, discontinuity, guess);
-                    self.close_segment(anchor.stream_ns);
-                    return;
-                }
+        if !packet::transport_error(p)
+            && let Some(pcr) = packet::pcr(p)
+        {
+            let pid = packet::pid(p);
+            let reference = *self.reference_pid.get_or_insert(pid);
+            if pid == reference {
+                let discontinuity = packet::discontinuity_indicator(p) || self.looped_since_anchor;
+                self.looped_since_anchor = false;
+                let guess = self.tail_ns + self.untimed_packets() as i64 * self.ns_per_packet();
+                let anchor = self.timeline.observe(position, pcr, discontinuity, guess);
+                self.close_segment(anchor.stream_ns);
+                return;
             }
         }
         if self.end() - self.tail_start >= MAX_UNTIMED as u64 {
@@ -138,7 +138,8 @@ impl Playout {
 
     /// Drops delivered bytes from the front of the buffer.
     fn compact(&mut self) {
-        let done = (self.segments.front().map_or(self.tail_start, |s| s.cursor) - self.buf_base) as usize;
+        let done =
+            (self.segments.front().map_or(self.tail_start, |s| s.cursor) - self.buf_base) as usize;
         if done < self.buf.len() / 2 || done == 0 {
             return;
         }
@@ -163,9 +164,12 @@ pub struct FilePlayer {
 impl FilePlayer {
     pub fn open(path: &Path, options: &InputOptions) -> Result<FilePlayer, InputError> {
         let name = path.display().to_string();
-        let mut file = File::open(path).map_err(|e| InputError::Open(format!("{name}: cannot open: {e}")))?;
+        let mut file =
+            File::open(path).map_err(|e| InputError::Open(format!("{name}: cannot open: {e}")))?;
         if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(InputError::Open(format!("{name}: is a directory, not a transport stream file")));
+            return Err(InputError::Open(format!(
+                "{name}: is a directory, not a transport stream file"
+            )));
         }
         check_sync(&mut file, &name)?;
         let bitrate = options.fallback_bitrate.max(1);
@@ -200,14 +204,18 @@ impl FilePlayer {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => {
                 self.stats.read_errors += 1;
-                return Err(InputError::Read(format!("{}: read failed: {e}", self.path.display())));
+                return Err(InputError::Read(format!(
+                    "{}: read failed: {e}",
+                    self.path.display()
+                )));
             }
         };
         let playout = &mut self.playout;
         let before = playout.position;
         if n > 0 {
             self.stats.bytes += n as u64;
-            self.reader.push(&self.block[..n], &mut |p| playout.on_packet(p));
+            self.reader
+                .push(&self.block[..n], &mut |p| playout.on_packet(p));
             self.packets_this_loop += playout.position - before;
             return Ok(());
         }
@@ -225,9 +233,9 @@ impl FilePlayer {
         playout.looped_since_anchor = true;
         self.packets_this_loop = 0;
         self.stats.loops += 1;
-        self.file
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| InputError::Read(format!("{}: cannot rewind: {e}", self.path.display())))?;
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| {
+            InputError::Read(format!("{}: cannot rewind: {e}", self.path.display()))
+        })?;
         Ok(())
     }
 }
@@ -235,10 +243,15 @@ impl FilePlayer {
 impl MuxInput for FilePlayer {
     fn poll(&mut self, now: Instant, sink: &mut dyn InputSink) -> Result<usize, InputError> {
         let now_ns = match self.clock {
-            Some((base, base_ns)) => base_ns + now.saturating_duration_since(base).as_nanos() as i64,
+            Some((base, base_ns)) => {
+                base_ns + now.saturating_duration_since(base).as_nanos() as i64
+            }
             None => 0,
         };
-        while self.playout.timed_until().is_none_or(|t| t < now_ns + LOOKAHEAD_NS)
+        while self
+            .playout
+            .timed_until()
+            .is_none_or(|t| t < now_ns + LOOKAHEAD_NS)
             && self.playout.buf.len() < MAX_BUFFERED
         {
             self.read_block()?;
@@ -248,12 +261,12 @@ impl MuxInput for FilePlayer {
             (now, start)
         });
         let mut now_ns = base_ns + now.saturating_duration_since(base).as_nanos() as i64;
-        if let Some(first) = self.playout.segments.front() {
-            if now_ns - first.end_ns > MAX_LAG_NS {
-                // Skip ahead rather than burst: re-base so that `now` is this segment's start.
-                self.clock = Some((now, first.start_ns));
-                now_ns = first.start_ns;
-            }
+        if let Some(first) = self.playout.segments.front()
+            && now_ns - first.end_ns > MAX_LAG_NS
+        {
+            // Skip ahead rather than burst: re-base so that `now` is this segment's start.
+            self.clock = Some((now, first.start_ns));
+            now_ns = first.start_ns;
         }
         let mut delivered = 0;
         while let Some(seg) = self.playout.segments.front_mut() {
@@ -265,7 +278,8 @@ impl MuxInput for FilePlayer {
                 seg.end
             } else if now_ns > seg.start_ns {
                 let packets = (seg.end - seg.start) / PACKET_SIZE as u64;
-                let due = (packets as i128 * (now_ns - seg.start_ns) as i128 / (seg.end_ns - seg.start_ns).max(1) as i128) as u64;
+                let due = (packets as i128 * (now_ns - seg.start_ns) as i128
+                    / (seg.end_ns - seg.start_ns).max(1) as i128) as u64;
                 seg.start + due * PACKET_SIZE as u64
             } else {
                 seg.start

@@ -83,6 +83,9 @@ pub fn open(address: &str, options: &InputOptions) -> Result<Box<dyn MuxInput>, 
         Ok(Box::new(udp::UdpInput::open(address, options)?))
     } else {
         let path = address.strip_prefix("file://").unwrap_or(address);
-        Ok(Box::new(file::FilePlayer::open(std::path::Path::new(path), options)?))
+        Ok(Box::new(file::FilePlayer::open(
+            std::path::Path::new(path),
+            options,
+        )?))
     }
 }

@@ -3,9 +3,9 @@
 //! multiplex costs a few dozen system calls a second, not thousands.
 
 use crate::{InputError, InputOptions, InputSink, MuxInput, SourceStats};
-use dvbgate_net::{rtp, socket, Protocol, StreamUrl};
+use dvbgate_net::{Protocol, StreamUrl, rtp, socket};
 use nix::errno::Errno;
-use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use std::io::IoSliceMut;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
@@ -65,7 +65,8 @@ impl RtpTracker {
 impl UdpInput {
     pub fn open(address: &str, options: &InputOptions) -> Result<UdpInput, InputError> {
         let url = StreamUrl::parse(address).map_err(|e| InputError::Open(e.to_string()))?;
-        let socket = socket::receiver(&url, options.receive_buffer).map_err(|e| InputError::Open(e.to_string()))?;
+        let socket = socket::receiver(&url, options.receive_buffer)
+            .map_err(|e| InputError::Open(e.to_string()))?;
         Ok(UdpInput {
             rtp: RtpTracker {
                 protocol: url.protocol,
@@ -91,7 +92,13 @@ impl MuxInput for UdpInput {
                 let mut free = self.slots.chunks_mut(SLOT);
                 let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
                     std::array::from_fn(|_| [IoSliceMut::new(free.next().expect("BATCH slots"))]);
-                match recvmmsg(self.socket.as_raw_fd(), &mut self.headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None) {
+                match recvmmsg(
+                    self.socket.as_raw_fd(),
+                    &mut self.headers,
+                    iovs.iter_mut(),
+                    MsgFlags::MSG_DONTWAIT,
+                    None,
+                ) {
                     Ok(results) => {
                         for (i, r) in results.enumerate() {
                             lengths[i] = r.bytes;
@@ -104,7 +111,10 @@ impl MuxInput for UdpInput {
                     Err(Errno::EAGAIN | Errno::EINTR) => {}
                     Err(e) => {
                         self.stats.read_errors += 1;
-                        return Err(InputError::Read(format!("{}: receive failed: {e}", self.url)));
+                        return Err(InputError::Read(format!(
+                            "{}: receive failed: {e}",
+                            self.url
+                        )));
                     }
                 }
             }

@@ -43,10 +43,12 @@ fn drain(input: &mut UdpInput, sink: &mut Collect, want: usize) {
 #[test]
 fn unicast_udp_in_batches() {
     let port = free_port();
-    let mut input = UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
+    let mut input =
+        UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     for k in 0..200 {
-        tx.send_to(&datagram(k, false), ("127.0.0.1", port)).unwrap();
+        tx.send_to(&datagram(k, false), ("127.0.0.1", port))
+            .unwrap();
     }
     let mut sink = Collect::default();
     drain(&mut input, &mut sink, 200 * 1316);
@@ -57,7 +59,8 @@ fn unicast_udp_in_batches() {
 #[test]
 fn rtp_headers_are_stripped_and_losses_counted() {
     let port = free_port();
-    let mut input = UdpInput::open(&format!("rtp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
+    let mut input =
+        UdpInput::open(&format!("rtp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     for k in (0..100).filter(|k| k % 10 != 5) {
         tx.send_to(&datagram(k, true), ("127.0.0.1", port)).unwrap();
@@ -72,7 +75,8 @@ fn rtp_headers_are_stripped_and_losses_counted() {
 #[test]
 fn udp_input_also_accepts_rtp_senders() {
     let port = free_port();
-    let mut input = UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
+    let mut input =
+        UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default()).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     for k in 0..10 {
         tx.send_to(&datagram(k, true), ("127.0.0.1", port)).unwrap();
@@ -86,9 +90,14 @@ fn udp_input_also_accepts_rtp_senders() {
 fn multicast_on_loopback() {
     let port = free_port();
     let group = "239.255.88.1";
-    let mut input = UdpInput::open(&format!("udp://@{group}:{port}?iface=lo"), &InputOptions::default()).unwrap();
+    let mut input = UdpInput::open(
+        &format!("udp://@{group}:{port}?iface=lo"),
+        &InputOptions::default(),
+    )
+    .unwrap();
     let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-    tx.set_multicast_if_v4(&"127.0.0.1".parse().unwrap()).unwrap();
+    tx.set_multicast_if_v4(&"127.0.0.1".parse().unwrap())
+        .unwrap();
     tx.set_multicast_ttl_v4(0).unwrap();
     let to: std::net::SocketAddr = format!("{group}:{port}").parse().unwrap();
     for k in 0..20 {
@@ -103,11 +112,20 @@ fn multicast_on_loopback() {
 fn port_in_use_is_a_clear_error() {
     let held = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
-    let e = UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default()).err().unwrap();
-    assert!(e.to_string().contains(&format!("udp://127.0.0.1:{port}")), "{e}");
+    let e = UdpInput::open(&format!("udp://127.0.0.1:{port}"), &InputOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains(&format!("udp://127.0.0.1:{port}")),
+        "{e}"
+    );
     assert!(e.to_string().to_lowercase().contains("in use"), "{e}");
 }
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -33,7 +33,7 @@ pub fn resolve(given: &str) -> Result<Interface, InterfaceError> {
     let name = match by_address {
         Some(ip) => addrs
             .iter()
-            .find(|a| a.address.as_ref().and_then(|s| sockaddr_ip(s)) == Some(ip))
+            .find(|a| a.address.as_ref().and_then(sockaddr_ip) == Some(ip))
             .map(|a| a.interface_name.clone())
             .ok_or_else(|| err("no local interface has this address".into()))?,
         None => given.to_string(),
@@ -44,7 +44,7 @@ pub fn resolve(given: &str) -> Result<Interface, InterfaceError> {
         _ => addrs
             .iter()
             .filter(|a| a.interface_name == name)
-            .find_map(|a| match a.address.as_ref().and_then(|s| sockaddr_ip(s)) {
+            .find_map(|a| match a.address.as_ref().and_then(sockaddr_ip) {
                 Some(IpAddr::V4(v4)) => Some(v4),
                 _ => None,
             }),

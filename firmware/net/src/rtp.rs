@@ -70,15 +70,65 @@ mod tests {
         let mut d = h.to_vec();
         d.extend_from_slice(&[0x47; 188]);
         let p = parse(&d).unwrap();
-        assert_eq!((p.payload_type, p.sequence, p.timestamp, p.payload_offset, p.payload_end), (33, 65535, 0xDEAD_BEEF, 12, 200));
+        assert_eq!(
+            (
+                p.payload_type,
+                p.sequence,
+                p.timestamp,
+                p.payload_offset,
+                p.payload_end
+            ),
+            (33, 65535, 0xDEAD_BEEF, 12, 200)
+        );
         // One CSRC, an extension of one word, two bytes of padding.
-        let mut e = vec![0x80 | 0x20 | 0x10 | 1, 33, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3, 4, 0xBE, 0xDE, 0, 1, 9, 9, 9, 9];
+        let mut e = vec![
+            0x80 | 0x20 | 0x10 | 1,
+            33,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            9,
+            1,
+            2,
+            3,
+            4,
+            0xBE,
+            0xDE,
+            0,
+            1,
+            9,
+            9,
+            9,
+            9,
+        ];
         e.extend_from_slice(&[0x47; 188]);
         e.extend_from_slice(&[0, 2]);
         let p = parse(&e).unwrap();
-        assert_eq!((p.payload_offset, p.payload_end - p.payload_offset), (24, 188));
+        assert_eq!(
+            (p.payload_offset, p.payload_end - p.payload_offset),
+            (24, 188)
+        );
         assert_eq!(parse(&[0x47; 188]), None);
-        assert_eq!(parse(&[0x80, 33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF]), Some(Header { payload_type: 33, sequence: 0, timestamp: 0, payload_offset: 12, payload_end: 12 }));
-        assert_eq!(parse(&[0xA0, 33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20]), None, "padding longer than the datagram");
+        assert_eq!(
+            parse(&[0x80, 33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF]),
+            Some(Header {
+                payload_type: 33,
+                sequence: 0,
+                timestamp: 0,
+                payload_offset: 12,
+                payload_end: 12
+            })
+        );
+        assert_eq!(
+            parse(&[0xA0, 33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20]),
+            None,
+            "padding longer than the datagram"
+        );
     }
 }

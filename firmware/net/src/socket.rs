@@ -23,7 +23,11 @@ impl SocketError {
 }
 
 fn domain_of(addr: &SocketAddr) -> Domain {
-    if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 }
+    if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    }
 }
 
 /// A non-blocking socket receiving `url`: bound, joined (ASM or SSM, on the chosen
@@ -35,19 +39,30 @@ pub fn receiver(url: &StreamUrl, receive_buffer: usize) -> Result<Socket, Socket
         source,
     };
     let interface = match &url.interface {
-        Some(name) => Some(iface::resolve(name).map_err(|e| fail("interface", io::Error::new(io::ErrorKind::NotFound, e)))?),
+        Some(name) => Some(
+            iface::resolve(name)
+                .map_err(|e| fail("interface", io::Error::new(io::ErrorKind::NotFound, e)))?,
+        ),
         None => None,
     };
-    let socket = Socket::new(domain_of(&url.address), Type::DGRAM, Some(Protocol::UDP)).map_err(|e| fail("socket", e))?;
+    let socket = Socket::new(domain_of(&url.address), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| fail("socket", e))?;
     // Several receivers (a monitoring tool, a second gateway process) may share a group.
-    socket.set_reuse_address(true).map_err(|e| fail("SO_REUSEADDR", e))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| fail("SO_REUSEADDR", e))?;
     set_receive_buffer(&socket, receive_buffer);
     // Binding to the group itself keeps other groups on the same port out of this socket.
-    socket.bind(&url.address.into()).map_err(|e| fail(&format!("bind {}", url.address), e))?;
+    socket
+        .bind(&url.address.into())
+        .map_err(|e| fail(&format!("bind {}", url.address), e))?;
     if url.is_multicast() {
-        join(&socket, url, interface.as_ref()).map_err(|e| fail(&format!("join {}", url.address.ip()), e))?;
+        join(&socket, url, interface.as_ref())
+            .map_err(|e| fail(&format!("join {}", url.address.ip()), e))?;
     }
-    socket.set_nonblocking(true).map_err(|e| fail("O_NONBLOCK", e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| fail("O_NONBLOCK", e))?;
     Ok(socket)
 }
 
@@ -61,10 +76,14 @@ fn join(socket: &Socket, url: &StreamUrl, interface: Option<&Interface>) -> io::
             socket.join_multicast_v4_n(&group, &on)
         }
         (IpAddr::V4(group), Some(IpAddr::V4(source))) => {
-            let on = interface.and_then(|i| i.ipv4).unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let on = interface
+                .and_then(|i| i.ipv4)
+                .unwrap_or(Ipv4Addr::UNSPECIFIED);
             socket.join_ssm_v4(&source, &group, &on)
         }
-        (IpAddr::V6(group), None) => socket.join_multicast_v6(&group, interface.map_or(0, |i| i.index)),
+        (IpAddr::V6(group), None) => {
+            socket.join_multicast_v6(&group, interface.map_or(0, |i| i.index))
+        }
         _ => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "source-specific multicast is supported for IPv4 groups only",
@@ -102,34 +121,70 @@ pub fn sender(options: &SendOptions) -> Result<Socket, SocketError> {
         source,
     };
     let interface = match &options.interface {
-        Some(name) => Some(iface::resolve(name).map_err(|e| fail("interface", io::Error::new(io::ErrorKind::NotFound, e)))?),
+        Some(name) => Some(
+            iface::resolve(name)
+                .map_err(|e| fail("interface", io::Error::new(io::ErrorKind::NotFound, e)))?,
+        ),
         None => None,
     };
-    let domain = if options.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| fail("socket", e))?;
+    let domain = if options.ipv6 {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket =
+        Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| fail("socket", e))?;
     let tos = u32::from(options.dscp) << 2;
     let ttl = u32::from(options.ttl);
     if options.ipv6 {
-        socket.set_multicast_hops_v6(ttl).map_err(|e| fail("IPV6_MULTICAST_HOPS", e))?;
-        socket.set_unicast_hops_v6(ttl.max(1)).map_err(|e| fail("IPV6_UNICAST_HOPS", e))?;
-        socket.set_tclass_v6(tos).map_err(|e| fail("IPV6_TCLASS", e))?;
-        socket.set_multicast_loop_v6(true).map_err(|e| fail("IPV6_MULTICAST_LOOP", e))?;
+        socket
+            .set_multicast_hops_v6(ttl)
+            .map_err(|e| fail("IPV6_MULTICAST_HOPS", e))?;
+        socket
+            .set_unicast_hops_v6(ttl.max(1))
+            .map_err(|e| fail("IPV6_UNICAST_HOPS", e))?;
+        socket
+            .set_tclass_v6(tos)
+            .map_err(|e| fail("IPV6_TCLASS", e))?;
+        socket
+            .set_multicast_loop_v6(true)
+            .map_err(|e| fail("IPV6_MULTICAST_LOOP", e))?;
         if let Some(i) = &interface {
-            socket.set_multicast_if_v6(i.index).map_err(|e| fail("IPV6_MULTICAST_IF", e))?;
+            socket
+                .set_multicast_if_v6(i.index)
+                .map_err(|e| fail("IPV6_MULTICAST_IF", e))?;
         }
     } else {
-        socket.set_multicast_ttl_v4(ttl).map_err(|e| fail("IP_MULTICAST_TTL", e))?;
-        socket.set_ttl_v4(ttl.max(1)).map_err(|e| fail("IP_TTL", e))?;
+        socket
+            .set_multicast_ttl_v4(ttl)
+            .map_err(|e| fail("IP_MULTICAST_TTL", e))?;
+        socket
+            .set_ttl_v4(ttl.max(1))
+            .map_err(|e| fail("IP_TTL", e))?;
         socket.set_tos_v4(tos).map_err(|e| fail("IP_TOS", e))?;
         // Receivers on the box itself (monitoring, tests, a local player) see the streams.
-        socket.set_multicast_loop_v4(true).map_err(|e| fail("IP_MULTICAST_LOOP", e))?;
+        socket
+            .set_multicast_loop_v4(true)
+            .map_err(|e| fail("IP_MULTICAST_LOOP", e))?;
         if let Some(i) = &interface {
-            let addr = i.ipv4.ok_or_else(|| fail("IP_MULTICAST_IF", io::Error::new(io::ErrorKind::AddrNotAvailable, format!("{} has no IPv4 address", i.name))))?;
-            socket.set_multicast_if_v4(&addr).map_err(|e| fail("IP_MULTICAST_IF", e))?;
+            let addr = i.ipv4.ok_or_else(|| {
+                fail(
+                    "IP_MULTICAST_IF",
+                    io::Error::new(
+                        io::ErrorKind::AddrNotAvailable,
+                        format!("{} has no IPv4 address", i.name),
+                    ),
+                )
+            })?;
+            socket
+                .set_multicast_if_v4(&addr)
+                .map_err(|e| fail("IP_MULTICAST_IF", e))?;
         }
     }
     let _ = socket.set_send_buffer_size(4 << 20);
-    socket.set_nonblocking(true).map_err(|e| fail("O_NONBLOCK", e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| fail("O_NONBLOCK", e))?;
     Ok(socket)
 }
 
@@ -142,16 +197,36 @@ mod tests {
     #[test]
     fn multicast_on_loopback_round_trip_with_ssm() {
         let group = "239.255.77.1:45123";
-        let rx = receiver(&StreamUrl::parse(&format!("udp://127.0.0.1@{group}?iface=lo")).unwrap(), 1 << 20).unwrap();
-        let other = receiver(&StreamUrl::parse(&format!("udp://10.9.9.9@{group}?iface=lo")).unwrap(), 1 << 20).unwrap();
-        let tx = sender(&SendOptions { ipv6: false, interface: Some("lo".into()), ttl: 1, dscp: 46 }).unwrap();
+        let rx = receiver(
+            &StreamUrl::parse(&format!("udp://127.0.0.1@{group}?iface=lo")).unwrap(),
+            1 << 20,
+        )
+        .unwrap();
+        let other = receiver(
+            &StreamUrl::parse(&format!("udp://10.9.9.9@{group}?iface=lo")).unwrap(),
+            1 << 20,
+        )
+        .unwrap();
+        let tx = sender(&SendOptions {
+            ipv6: false,
+            interface: Some("lo".into()),
+            ttl: 1,
+            dscp: 46,
+        })
+        .unwrap();
         let to: SocketAddr = group.parse().unwrap();
         tx.send_to(b"hello", &to.into()).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let mut buf = [std::mem::MaybeUninit::new(0u8); 64];
-        let n = rx.recv(&mut buf).expect("the SSM join for our source receives");
+        let n = rx
+            .recv(&mut buf)
+            .expect("the SSM join for our source receives");
         assert_eq!(n, 5);
-        assert_eq!(other.recv(&mut buf).unwrap_err().kind(), io::ErrorKind::WouldBlock, "another source is filtered out");
+        assert_eq!(
+            other.recv(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "another source is filtered out"
+        );
     }
 
     #[test]
@@ -163,8 +238,15 @@ mod tests {
         let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         // The port is held by a socket that does not share it.
-        let e = receiver(&StreamUrl::parse(&format!("udp://127.0.0.1:{port}")).unwrap(), 1 << 16).unwrap_err();
+        let e = receiver(
+            &StreamUrl::parse(&format!("udp://127.0.0.1:{port}")).unwrap(),
+            1 << 16,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
-        assert!(e.to_string().contains(&format!("bind 127.0.0.1:{port}")), "{e}");
+        assert!(
+            e.to_string().contains(&format!("bind 127.0.0.1:{port}")),
+            "{e}"
+        );
     }
 }

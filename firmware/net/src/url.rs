@@ -51,7 +51,9 @@ impl StreamUrl {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| err("expected udp://… or rtp://…"))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("expected udp://… or rtp://…"))?;
         let protocol = match scheme.to_ascii_lowercase().as_str() {
             "udp" => Protocol::Udp,
             "rtp" => Protocol::Rtp,
@@ -62,18 +64,23 @@ impl StreamUrl {
             Some(("", addr)) => (None, addr),
             Some((src, addr)) => {
                 let src = src.trim_start_matches('[').trim_end_matches(']');
-                let ip: IpAddr = src.parse().map_err(|_| err("the source before @ is not an IP address"))?;
+                let ip: IpAddr = src
+                    .parse()
+                    .map_err(|_| err("the source before @ is not an IP address"))?;
                 (Some(ip), addr)
             }
             None => (None, hostpart),
         };
-        let address = parse_socket_addr(addr).ok_or_else(|| err("expected ADDRESS:PORT (IPv6 in brackets)"))?;
+        let address = parse_socket_addr(addr)
+            .ok_or_else(|| err("expected ADDRESS:PORT (IPv6 in brackets)"))?;
         if address.port() == 0 {
             return Err(err("the port must not be 0"));
         }
         if let Some(src) = source {
             if !address.ip().is_multicast() {
-                return Err(err("a source (SSM) only makes sense with a multicast group"));
+                return Err(err(
+                    "a source (SSM) only makes sense with a multicast group",
+                ));
             }
             if src.is_ipv4() != address.is_ipv4() {
                 return Err(err("source and group must both be IPv4 or both IPv6"));
@@ -88,7 +95,9 @@ impl StreamUrl {
             dscp: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').ok_or_else(|| err("options are key=value"))?;
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| err("options are key=value"))?;
             match key {
                 "iface" | "ifaddr" | "localaddr" => parsed.interface = Some(value.to_string()),
                 "ttl" => parsed.ttl = Some(value.parse().map_err(|_| err("ttl must be 0..255"))?),
@@ -113,7 +122,10 @@ impl StreamUrl {
 /// `host:port`, `:port` (any address), `[v6]:port`.
 fn parse_socket_addr(s: &str) -> Option<SocketAddr> {
     if let Some(port) = s.strip_prefix(':') {
-        return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port.parse().ok()?));
+        return Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port.parse().ok()?,
+        ));
     }
     s.parse().ok()
 }
@@ -165,18 +177,33 @@ mod tests {
     #[test]
     fn vlc_forms() {
         let u = StreamUrl::parse("udp://@239.1.1.1:1234").unwrap();
-        assert_eq!((u.protocol, u.source, u.address.to_string()), (Protocol::Udp, None, "239.1.1.1:1234".into()));
+        assert_eq!(
+            (u.protocol, u.source, u.address.to_string()),
+            (Protocol::Udp, None, "239.1.1.1:1234".into())
+        );
         assert_eq!(u.to_string(), "udp://@239.1.1.1:1234");
-        let ssm = StreamUrl::parse("rtp://10.0.0.1@232.1.2.3:5000?iface=eth1&ttl=4&dscp=34").unwrap();
+        let ssm =
+            StreamUrl::parse("rtp://10.0.0.1@232.1.2.3:5000?iface=eth1&ttl=4&dscp=34").unwrap();
         assert_eq!(ssm.source, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!((ssm.interface.as_deref(), ssm.ttl, ssm.dscp), (Some("eth1"), Some(4), Some(34)));
-        assert_eq!(ssm.to_string(), "rtp://10.0.0.1@232.1.2.3:5000?iface=eth1&ttl=4&dscp=34");
+        assert_eq!(
+            (ssm.interface.as_deref(), ssm.ttl, ssm.dscp),
+            (Some("eth1"), Some(4), Some(34))
+        );
+        assert_eq!(
+            ssm.to_string(),
+            "rtp://10.0.0.1@232.1.2.3:5000?iface=eth1&ttl=4&dscp=34"
+        );
         let any = StreamUrl::parse("udp://@:5000").unwrap();
         assert!(any.address.ip().is_unspecified());
         let v6 = StreamUrl::parse("udp://@[ff15::1]:5000").unwrap();
         assert!(v6.is_multicast());
         assert_eq!(v6.to_string(), "udp://@[ff15::1]:5000");
-        assert_eq!(StreamUrl::parse("udp://127.0.0.1:7000").unwrap().to_string(), "udp://127.0.0.1:7000");
+        assert_eq!(
+            StreamUrl::parse("udp://127.0.0.1:7000")
+                .unwrap()
+                .to_string(),
+            "udp://127.0.0.1:7000"
+        );
     }
 
     #[test]

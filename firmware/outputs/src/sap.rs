@@ -31,7 +31,9 @@ pub struct Session {
 /// Where announcements for a session address go.
 pub fn sap_destination(session: IpAddr) -> Option<SocketAddr> {
     let ip = match session {
-        IpAddr::V4(v4) if v4.octets()[0] == 239 && v4.octets()[1] == 255 => IpAddr::V4(Ipv4Addr::new(239, 255, 255, 255)),
+        IpAddr::V4(v4) if v4.octets()[0] == 239 && v4.octets()[1] == 255 => {
+            IpAddr::V4(Ipv4Addr::new(239, 255, 255, 255))
+        }
         IpAddr::V4(v4) if v4.is_multicast() => IpAddr::V4(Ipv4Addr::new(224, 2, 127, 254)),
         // IPv6: FF0X:0:0:0:0:0:2:7FFE in the session's own scope X.
         IpAddr::V6(v6) if v6.is_multicast() => {
@@ -45,7 +47,11 @@ pub fn sap_destination(session: IpAddr) -> Option<SocketAddr> {
 
 /// The SDP description of a session.
 pub fn sdp(session: &Session, origin: IpAddr) -> String {
-    let family = if session.address.is_ipv4() { "IP4" } else { "IP6" };
+    let family = if session.address.is_ipv4() {
+        "IP4"
+    } else {
+        "IP6"
+    };
     let mut s = String::with_capacity(256);
     let id = session_id(session.address);
     // Writing to a String cannot fail.
@@ -113,14 +119,20 @@ fn session_id(address: SocketAddr) -> u64 {
 fn message_hash(session: &Session) -> u16 {
     let mut h: u32 = 2_166_136_261;
     let id = session_id(session.address);
-    for b in id.to_be_bytes().iter().chain(session.version.to_be_bytes().iter()) {
+    for b in id
+        .to_be_bytes()
+        .iter()
+        .chain(session.version.to_be_bytes().iter())
+    {
         h = (h ^ u32::from(*b)).wrapping_mul(16_777_619);
     }
     (h ^ (h >> 16)) as u16 | 1 // zero means "no hash"
 }
 
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -149,7 +161,10 @@ mod tests {
         assert!(lines.contains(&"c=IN IP4 239.255.1.4/1"));
         assert!(lines.contains(&"m=video 5000 udp mpeg"));
         assert!(lines.contains(&"a=x-plgroup:TV"));
-        let rtp = Session { protocol: Protocol::Rtp, ..session() };
+        let rtp = Session {
+            protocol: Protocol::Rtp,
+            ..session()
+        };
         assert!(sdp(&rtp, "10.0.0.1".parse().unwrap()).contains("m=video 5000 RTP/AVP 33\r\n"));
     }
 
@@ -163,11 +178,26 @@ mod tests {
         let d = packet(&session(), "10.1.2.3".parse().unwrap(), true);
         assert_eq!(d[0], 0x24);
         assert_eq!(&p[2..4], &d[2..4], "same session, same hash");
-        let newer = Session { version: 4, ..session() };
-        assert_ne!(&packet(&newer, "10.1.2.3".parse().unwrap(), false)[2..4], &p[2..4]);
-        assert_eq!(sap_destination("239.255.1.4".parse().unwrap()), Some("239.255.255.255:9875".parse().unwrap()));
-        assert_eq!(sap_destination("233.1.1.1".parse().unwrap()), Some("224.2.127.254:9875".parse().unwrap()));
-        assert_eq!(sap_destination("ff15::1".parse().unwrap()), Some("[ff05::2:7ffe]:9875".parse().unwrap()));
+        let newer = Session {
+            version: 4,
+            ..session()
+        };
+        assert_ne!(
+            &packet(&newer, "10.1.2.3".parse().unwrap(), false)[2..4],
+            &p[2..4]
+        );
+        assert_eq!(
+            sap_destination("239.255.1.4".parse().unwrap()),
+            Some("239.255.255.255:9875".parse().unwrap())
+        );
+        assert_eq!(
+            sap_destination("233.1.1.1".parse().unwrap()),
+            Some("224.2.127.254:9875".parse().unwrap())
+        );
+        assert_eq!(
+            sap_destination("ff15::1".parse().unwrap()),
+            Some("[ff05::2:7ffe]:9875".parse().unwrap())
+        );
         assert_eq!(sap_destination("10.0.0.1".parse().unwrap()), None);
     }
 }

@@ -7,12 +7,12 @@
 //! socket. Nothing is copied: the iovecs point into the queues.
 
 use dvbgate_net::socket::{self, SendOptions, SocketError};
-use dvbgate_net::{rtp, Protocol};
+use dvbgate_net::{Protocol, rtp};
 use dvbgate_remux::datagram::HEADER_ROOM;
 use dvbgate_remux::{ChannelKey, ServiceRemuxer};
 use dvbgate_ts::timing::MuxClock;
 use nix::errno::Errno;
-use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use socket2::Socket;
 use std::collections::HashMap;
 use std::io::IoSlice;
@@ -99,11 +99,15 @@ impl Sender {
         let socket = match self.sockets.iter().position(|(o, _)| *o == spec.send) {
             Some(i) => i,
             None => {
-                self.sockets.push((spec.send.clone(), socket::sender(&spec.send)?));
+                self.sockets
+                    .push((spec.send.clone(), socket::sender(&spec.send)?));
                 self.sockets.len() - 1
             }
         };
-        self.next_ssrc = self.next_ssrc.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        self.next_ssrc = self
+            .next_ssrc
+            .wrapping_mul(1_103_515_245)
+            .wrapping_add(12_345);
         let (counters, sequence) = self
             .outputs
             .get(&key)
@@ -180,7 +184,13 @@ impl Sender {
     }
 
     /// Pass 1: how many datagrams each queue sends now; their RTP headers written.
-    fn plan_and_stamp(&mut self, clock: &MuxClock, channels: &mut [(ChannelKey, ServiceRemuxer)], now_ns: i64, slack_ns: i64) {
+    fn plan_and_stamp(
+        &mut self,
+        clock: &MuxClock,
+        channels: &mut [(ChannelKey, ServiceRemuxer)],
+        now_ns: i64,
+        slack_ns: i64,
+    ) {
         self.plan.clear();
         for (index, (key, ch)) in channels.iter_mut().enumerate() {
             let ring = ch.ring_mut();
@@ -253,7 +263,17 @@ impl Sender {
                 owner[fill] = p;
                 fill += 1;
                 if fill == BATCH {
-                    if !flush(fd, &mut self.headers, &iovs, &addrs, &owner, fill, &mut self.plan, &mut self.outputs, channels) {
+                    if !flush(
+                        fd,
+                        &mut self.headers,
+                        &iovs,
+                        &addrs,
+                        &owner,
+                        fill,
+                        &mut self.plan,
+                        &mut self.outputs,
+                        channels,
+                    ) {
                         return; // the socket is full: the rest waits for the next tick
                     }
                     fill = 0;
@@ -261,7 +281,17 @@ impl Sender {
             }
         }
         if fill > 0 {
-            flush(fd, &mut self.headers, &iovs, &addrs, &owner, fill, &mut self.plan, &mut self.outputs, channels);
+            flush(
+                fd,
+                &mut self.headers,
+                &iovs,
+                &addrs,
+                &owner,
+                fill,
+                &mut self.plan,
+                &mut self.outputs,
+                channels,
+            );
         }
     }
 }
@@ -282,8 +312,15 @@ fn flush(
     let mut start = 0;
     while start < fill {
         let no_control: [ControlMessage<'_>; 0] = [];
-        let result = sendmmsg(fd, headers, &iovs[start..fill], &addrs[start..fill], no_control, MsgFlags::MSG_DONTWAIT)
-            .map(|r| r.count());
+        let result = sendmmsg(
+            fd,
+            headers,
+            &iovs[start..fill],
+            &addrs[start..fill],
+            no_control,
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map(|r| r.count());
         match result {
             Ok(0) => return false,
             Ok(sent) => {

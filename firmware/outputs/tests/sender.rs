@@ -2,7 +2,7 @@
 //! layout, pacing from the PCR clock, and errors counted rather than fatal.
 
 use dvbgate_net::socket::SendOptions;
-use dvbgate_net::{rtp, Protocol};
+use dvbgate_net::{Protocol, rtp};
 use dvbgate_outputs::{OutputSpec, Sender};
 use dvbgate_remux::synth::{self, SynthConfig};
 use dvbgate_remux::{ChannelSpec, Demux};
@@ -12,7 +12,12 @@ use socket2::{Domain, Socket, Type};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 
 fn lo_options() -> SendOptions {
-    SendOptions { ipv6: false, interface: Some("lo".into()), ttl: 1, dscp: 0 }
+    SendOptions {
+        ipv6: false,
+        interface: Some("lo".into()),
+        ttl: 1,
+        dscp: 0,
+    }
 }
 
 /// A receiver joined to `group` on the loopback interface.
@@ -20,7 +25,8 @@ fn join(group: SocketAddrV4) -> UdpSocket {
     let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
     s.set_reuse_address(true).unwrap();
     s.bind(&SocketAddr::V4(group).into()).unwrap();
-    s.join_multicast_v4(group.ip(), &Ipv4Addr::LOCALHOST).unwrap();
+    s.join_multicast_v4(group.ip(), &Ipv4Addr::LOCALHOST)
+        .unwrap();
     s.set_recv_buffer_size(8 << 20).unwrap();
     s.set_nonblocking(true).unwrap();
     s.into()
@@ -36,7 +42,11 @@ fn receive_all(s: &UdpSocket) -> Vec<Vec<u8>> {
 }
 
 fn spec(address: SocketAddrV4, protocol: Protocol) -> OutputSpec {
-    OutputSpec { address: SocketAddr::V4(address), protocol, send: lo_options() }
+    OutputSpec {
+        address: SocketAddr::V4(address),
+        protocol,
+        send: lo_options(),
+    }
 }
 
 /// Feeds the multiplex in 1 ms steps and sends what is due at each step.
@@ -51,7 +61,14 @@ fn run(demux: &mut Demux, sender: &mut Sender, input: &[u8], step_bytes: usize, 
 
 #[test]
 fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
-    let input = synth::generate(&SynthConfig { bitrate: 8_000_000, ..SynthConfig::default() }, 8_000, 0);
+    let input = synth::generate(
+        &SynthConfig {
+            bitrate: 8_000_000,
+            ..SynthConfig::default()
+        },
+        8_000,
+        0,
+    );
     let groups = [
         "239.255.91.1:46001".parse::<SocketAddrV4>().unwrap(),
         "239.255.91.2:46001".parse().unwrap(),
@@ -66,8 +83,15 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
 
     let mut demux = Demux::new(ClockConfig::default());
     let mut sender = Sender::new();
-    for (k, addr, protocol) in [(0u32, groups[0], Protocol::Udp), (1, groups[1], Protocol::Rtp), (2, unicast, Protocol::Udp)] {
-        demux.set_channel(k, ChannelSpec::new(synth::service_id(k as u16), format!("C{k}")));
+    for (k, addr, protocol) in [
+        (0u32, groups[0], Protocol::Udp),
+        (1, groups[1], Protocol::Rtp),
+        (2, unicast, Protocol::Udp),
+    ] {
+        demux.set_channel(
+            k,
+            ChannelSpec::new(synth::service_id(k as u16), format!("C{k}")),
+        );
         sender.set_output(k, spec(addr, protocol)).unwrap();
     }
     let mut t = 0;
@@ -84,8 +108,14 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
     let rtp_datagrams = receive_all(&receivers[1]);
     let uni = receive_all(&unicast_rx);
     assert!(udp.len() > 50 && rtp_datagrams.len() > 50 && uni.len() > 50);
-    assert!(udp.iter().all(|d| d.len() == 7 * 188), "UDP datagrams carry 7 packets");
-    assert!(rtp_datagrams.iter().all(|d| d.len() == 12 + 7 * 188), "RTP adds its 12-byte header");
+    assert!(
+        udp.iter().all(|d| d.len() == 7 * 188),
+        "UDP datagrams carry 7 packets"
+    );
+    assert!(
+        rtp_datagrams.iter().all(|d| d.len() == 12 + 7 * 188),
+        "RTP adds its 12-byte header"
+    );
     let mut sequences = Vec::new();
     let mut rtp_payload = Vec::new();
     for d in &rtp_datagrams {
@@ -94,7 +124,10 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
         sequences.push(h.sequence);
         rtp_payload.extend_from_slice(&d[h.payload_offset..h.payload_end]);
     }
-    assert!(sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "sequence numbers increase by one");
+    assert!(
+        sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "sequence numbers increase by one"
+    );
     for (payload, service, name) in [
         (udp.concat(), synth::service_id(0), "C0"),
         (rtp_payload, synth::service_id(1), "C1"),
@@ -115,12 +148,26 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
 fn a_burst_is_released_on_the_pcr_schedule() {
     // 800 ms of a 4 Mbit/s multiplex arrive at once. (A burst longer than the clock's
     // `max_hold`, 1 s, is taken for an input that is not real time and follows arrival.)
-    let input = synth::generate(&SynthConfig { bitrate: 4_000_000, services: 1, ..SynthConfig::default() }, 2_128, 0);
+    let input = synth::generate(
+        &SynthConfig {
+            bitrate: 4_000_000,
+            services: 1,
+            ..SynthConfig::default()
+        },
+        2_128,
+        0,
+    );
     let group: SocketAddrV4 = "239.255.91.3:46002".parse().unwrap();
     let rx = join(group);
     let mut demux = Demux::new(ClockConfig::default());
     let mut sender = Sender::new();
-    demux.set_channel(0, ChannelSpec { ring_datagrams: 4096, ..ChannelSpec::new(1, "Burst") });
+    demux.set_channel(
+        0,
+        ChannelSpec {
+            ring_datagrams: 4096,
+            ..ChannelSpec::new(1, "Burst")
+        },
+    );
     sender.set_output(0, spec(group, Protocol::Udp)).unwrap();
     demux.push(&input, 0);
     let mut sent_by_ms = Vec::new();
@@ -135,14 +182,27 @@ fn a_burst_is_released_on_the_pcr_schedule() {
     // Spread over the 800 ms the PCRs span, not all in the first milliseconds.
     let after_100ms = sent_by_ms[100];
     let after_400ms = sent_by_ms[400];
-    assert!(after_100ms < total * 2 / 10, "{after_100ms} of {total} datagrams in the first 100 ms");
-    assert!((total * 4 / 10..total * 6 / 10).contains(&after_400ms), "{after_400ms} of {total} after 400 ms");
+    assert!(
+        after_100ms < total * 2 / 10,
+        "{after_100ms} of {total} datagrams in the first 100 ms"
+    );
+    assert!(
+        (total * 4 / 10..total * 6 / 10).contains(&after_400ms),
+        "{after_400ms} of {total} after 400 ms"
+    );
     assert_eq!(sent_by_ms[900], total, "all out by the end of the span");
 }
 
 #[test]
 fn unreachable_unicast_is_counted_not_fatal() {
-    let input = synth::generate(&SynthConfig { bitrate: 4_000_000, ..SynthConfig::default() }, 3_000, 0);
+    let input = synth::generate(
+        &SynthConfig {
+            bitrate: 4_000_000,
+            ..SynthConfig::default()
+        },
+        3_000,
+        0,
+    );
     let mut demux = Demux::new(ClockConfig::default());
     let mut sender = Sender::new();
     // Port 9 on a loopback address no one listens on: the kernel may report
@@ -150,7 +210,19 @@ fn unreachable_unicast_is_counted_not_fatal() {
     // broadcast address without SO_BROADCAST is refused at once (EACCES).
     let refused: SocketAddrV4 = "255.255.255.255:9".parse().unwrap();
     demux.set_channel(0, ChannelSpec::new(1, "Refused"));
-    sender.set_output(0, OutputSpec { address: SocketAddr::V4(refused), protocol: Protocol::Udp, send: SendOptions { interface: None, ..lo_options() } }).unwrap();
+    sender
+        .set_output(
+            0,
+            OutputSpec {
+                address: SocketAddr::V4(refused),
+                protocol: Protocol::Udp,
+                send: SendOptions {
+                    interface: None,
+                    ..lo_options()
+                },
+            },
+        )
+        .unwrap();
     let group: SocketAddrV4 = "239.255.91.4:46003".parse().unwrap();
     let rx = join(group);
     demux.set_channel(1, ChannelSpec::new(2, "Fine"));
@@ -160,6 +232,9 @@ fn unreachable_unicast_is_counted_not_fatal() {
     let refused_counters = sender.counters(0).unwrap();
     assert!(refused_counters.send_errors > 10, "{refused_counters:?}");
     assert!(sender.take_error(0).unwrap().contains("255.255.255.255:9"));
-    assert!(!receive_all(&rx).is_empty(), "the other channel is unaffected");
+    assert!(
+        !receive_all(&rx).is_empty(),
+        "the other channel is unaffected"
+    );
     assert_eq!(sender.counters(1).unwrap().send_errors, 0);
 }

@@ -25,7 +25,10 @@ pub struct PipelineConfig {
     pub clock: ClockConfig,
     /// The thread wakes this often; datagrams due within a tick leave together.
     pub tick: Duration,
-    /// A half-filled datagram leaves after this long, so quiet channels are not held back.
+    /// A half-filled datagram leaves once its first packet is due plus this allowance (the
+    /// PCR schedule knows when that is)...
+    pub datagram_allowance: Duration,
+    /// ...and in any case this long after its first packet arrived.
     pub max_datagram_wait: Duration,
 }
 
@@ -37,9 +40,11 @@ impl PipelineConfig {
             input: InputOptions::default(),
             clock: ClockConfig::default(),
             tick: Duration::from_millis(2),
-            // Like dvblast's retention (40 ms): a low-rate channel's tables must not sit in
-            // a half-filled datagram past their 100 ms repetition.
-            max_datagram_wait: Duration::from_millis(30),
+            // Together at most about dvblast's retention (40 ms) past the schedule: a low-rate
+            // channel's tables must not sit in a half-filled datagram past their 100 ms
+            // repetition.
+            datagram_allowance: Duration::from_millis(20),
+            max_datagram_wait: Duration::from_millis(100),
         }
     }
 }
@@ -88,14 +93,20 @@ pub struct Pipeline {
 impl Pipeline {
     /// Opens the input on a new thread and starts remuxing. Returns once the input is open,
     /// or with the reason it could not be opened.
-    pub fn start(config: PipelineConfig, channels: Vec<ChannelSetup>) -> Result<Pipeline, StartError> {
+    pub fn start(
+        config: PipelineConfig,
+        channels: Vec<ChannelSetup>,
+    ) -> Result<Pipeline, StartError> {
         let (commands, rx) = mpsc::channel();
         let snapshot = Arc::new(Mutex::new(Snapshot::starting()));
         let (opened_tx, opened_rx) = mpsc::sync_channel(1);
         let shared = Arc::clone(&snapshot);
         let name = config.name.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("mux-{}", config.name.chars().take(10).collect::<String>()))
+            .name(format!(
+                "mux-{}",
+                config.name.chars().take(10).collect::<String>()
+            ))
             .spawn(move || run(config, channels, rx, shared, opened_tx))
             .map_err(|e| StartError::Thread(e.to_string()))?;
         match opened_rx.recv() {
@@ -111,7 +122,9 @@ impl Pipeline {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(StartError::Thread("the pipeline thread ended while opening its input".into()))
+                Err(StartError::Thread(
+                    "the pipeline thread ended while opening its input".into(),
+                ))
             }
         }
     }
@@ -189,7 +202,8 @@ impl InputSink for Feed<'_> {
         if self.since_send >= SEND_EVERY_BYTES {
             self.since_send = 0;
             let (clock, channels) = self.demux.outputs();
-            self.sender.send_due(clock, channels, self.arrival_ns, self.slack_ns);
+            self.sender
+                .send_due(clock, channels, self.arrival_ns, self.slack_ns);
         }
     }
 
@@ -265,12 +279,17 @@ fn run(
         config,
     };
     for setup in channels {
-        w.apply(Command::SetChannel(Box::new(setup)), &mut demux, &mut sender);
+        w.apply(
+            Command::SetChannel(Box::new(setup)),
+            &mut demux,
+            &mut sender,
+        );
     }
 
     let tick = w.config.tick;
     let slack_ns = tick.as_nanos() as i64;
     let max_wait_ns = w.config.max_datagram_wait.as_nanos() as i64;
+    let allowance_ns = w.config.datagram_allowance.as_nanos() as i64;
     let mut next_tick = Instant::now();
     loop {
         // Commands, and the sleep until the next tick, in one wait.
@@ -293,7 +312,7 @@ fn run(
         w.poll_input(now, now_ns, slack_ns, &mut demux, &mut sender);
         let (clock, outputs) = demux.outputs();
         sender.send_due(clock, outputs, now_ns, slack_ns);
-        demux.seal_stale(now_ns, max_wait_ns);
+        demux.seal_due(now_ns, allowance_ns, max_wait_ns);
 
         if now.duration_since(w.last_snapshot) >= SNAPSHOT_EVERY {
             let snapshot = w.snapshot(now, &demux, &mut sender);
@@ -338,7 +357,14 @@ impl Worker {
         }
     }
 
-    fn poll_input(&mut self, now: Instant, now_ns: i64, slack_ns: i64, demux: &mut Demux, sender: &mut Sender) {
+    fn poll_input(
+        &mut self,
+        now: Instant,
+        now_ns: i64,
+        slack_ns: i64,
+        demux: &mut Demux,
+        sender: &mut Sender,
+    ) {
         let Some(input) = self.input.as_mut() else {
             if now >= self.reopen_at {
                 self.reopen(now, demux);
@@ -389,7 +415,10 @@ impl Worker {
     }
 
     fn snapshot(&mut self, now: Instant, demux: &Demux, sender: &mut Sender) -> Snapshot {
-        let elapsed = now.duration_since(self.last_snapshot).as_secs_f64().max(1e-3);
+        let elapsed = now
+            .duration_since(self.last_snapshot)
+            .as_secs_f64()
+            .max(1e-3);
         self.last_snapshot = now;
         let monitor = demux.monitor();
         let totals = monitor.pids.totals();
@@ -404,7 +433,8 @@ impl Worker {
             InputState::Error
         } else if now.duration_since(self.last_data) >= NO_DATA_AFTER {
             InputState::NoData
-        } else if self.last_data.duration_since(self.last_packets_at) >= Duration::from_millis(500) {
+        } else if self.last_data.duration_since(self.last_packets_at) >= Duration::from_millis(500)
+        {
             // Bytes keep coming, packets do not.
             InputState::NoSync
         } else if totals.packets > 0 {
@@ -414,9 +444,15 @@ impl Worker {
         };
         if state != self.state {
             match state {
-                InputState::Running => info!(input = %self.config.name, "receiving a transport stream"),
-                InputState::NoData => warn!(input = %self.config.name, "no data for {NO_DATA_AFTER:?}"),
-                InputState::NoSync => error!(input = %self.config.name, skipped_bytes = reader.skipped_bytes, "data arrives but it is not an MPEG transport stream"),
+                InputState::Running => {
+                    info!(input = %self.config.name, "receiving a transport stream")
+                }
+                InputState::NoData => {
+                    warn!(input = %self.config.name, "no data for {NO_DATA_AFTER:?}")
+                }
+                InputState::NoSync => {
+                    error!(input = %self.config.name, skipped_bytes = reader.skipped_bytes, "data arrives but it is not an MPEG transport stream")
+                }
                 InputState::Error | InputState::Starting => {}
             }
             self.state = state;
@@ -441,13 +477,19 @@ impl Worker {
         for (key, ch) in demux.channels() {
             let out = sender.counters(*key).unwrap_or_default();
             if let Some(e) = sender.take_error(*key) {
-                let log = self.output_log.entry(*key).or_insert_with(|| RateLimit::new(LOG_WINDOW));
+                let log = self
+                    .output_log
+                    .entry(*key)
+                    .or_insert_with(|| RateLimit::new(LOG_WINDOW));
                 if let Some(suppressed) = log.allow(now) {
                     warn!(input = %self.config.name, channel = key, suppressed, "{e}");
                 }
                 self.output_errors.insert(*key, e);
             }
-            let previous = self.last_channel_bytes.insert(*key, out.bytes).unwrap_or(out.bytes);
+            let previous = self
+                .last_channel_bytes
+                .insert(*key, out.bytes)
+                .unwrap_or(out.bytes);
             let counters = ch.counters();
             channels.insert(
                 *key,
@@ -464,7 +506,8 @@ impl Worker {
                 },
             );
         }
-        self.last_channel_bytes.retain(|k, _| channels.contains_key(k));
+        self.last_channel_bytes
+            .retain(|k, _| channels.contains_key(k));
 
         Snapshot {
             input: crate::snapshot::InputSnapshot {

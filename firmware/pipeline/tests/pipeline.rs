@@ -1,12 +1,12 @@
 //! A whole pipeline on real threads and sockets: a file played at real time into channels
 //! sent to multicast groups on loopback; live changes; inputs that fail or carry garbage.
 
-use dvbgate_net::socket::SendOptions;
 use dvbgate_net::Protocol;
+use dvbgate_net::socket::SendOptions;
 use dvbgate_outputs::OutputSpec;
 use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig, StartError};
-use dvbgate_remux::synth::{self, SynthConfig};
 use dvbgate_remux::ChannelSpec;
+use dvbgate_remux::synth::{self, SynthConfig};
 use dvbgate_ts::analyze::analyze;
 use socket2::{Domain, Socket, Type};
 use std::io::Write;
@@ -17,7 +17,8 @@ fn join(group: SocketAddrV4) -> UdpSocket {
     let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
     s.set_reuse_address(true).unwrap();
     s.bind(&SocketAddr::V4(group).into()).unwrap();
-    s.join_multicast_v4(group.ip(), &Ipv4Addr::LOCALHOST).unwrap();
+    s.join_multicast_v4(group.ip(), &Ipv4Addr::LOCALHOST)
+        .unwrap();
     s.set_recv_buffer_size(8 << 20).unwrap();
     s.into()
 }
@@ -26,7 +27,8 @@ fn capture(sock: &UdpSocket, for_how_long: Duration) -> Vec<u8> {
     let deadline = Instant::now() + for_how_long;
     let mut out = Vec::new();
     let mut buf = [0u8; 2048];
-    sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     while Instant::now() < deadline {
         if let Ok(n) = sock.recv(&mut buf) {
             out.extend_from_slice(&buf[..n]);
@@ -39,12 +41,20 @@ fn output(group: SocketAddrV4) -> OutputSpec {
     OutputSpec {
         address: SocketAddr::V4(group),
         protocol: Protocol::Udp,
-        send: SendOptions { ipv6: false, interface: Some("lo".into()), ttl: 1, dscp: 0 },
+        send: SendOptions {
+            ipv6: false,
+            interface: Some("lo".into()),
+            ttl: 1,
+            dscp: 0,
+        },
     }
 }
 
 fn synth_file(seconds: f64) -> tempfile::NamedTempFile {
-    let cfg = SynthConfig { bitrate: 4_000_000, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        bitrate: 4_000_000,
+        ..SynthConfig::default()
+    };
     let packets = (seconds * 4_000_000.0 / 8.0 / 188.0) as u64;
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(&synth::generate(&cfg, packets, 0)).unwrap();
@@ -59,13 +69,25 @@ fn a_file_becomes_paced_multicast_spts_and_channels_change_live() {
     let (r1, r2) = (join(g1), join(g2));
     let pipeline = Pipeline::start(
         PipelineConfig::new("synth", file.path().to_str().unwrap()),
-        vec![ChannelSetup { key: 1, spec: ChannelSpec::new(1, "One"), output: Some(output(g1)) }],
+        vec![ChannelSetup {
+            key: 1,
+            spec: ChannelSpec::new(1, "One"),
+            output: Some(output(g1)),
+        }],
     )
     .unwrap();
     let first = capture(&r1, Duration::from_millis(1500));
     // A second channel, and the first one moved to another group, while running.
-    pipeline.set_channel(ChannelSetup { key: 2, spec: ChannelSpec::new(2, "Two"), output: Some(output(g1)) });
-    pipeline.set_channel(ChannelSetup { key: 1, spec: ChannelSpec::new(1, "One"), output: Some(output(g2)) });
+    pipeline.set_channel(ChannelSetup {
+        key: 2,
+        spec: ChannelSpec::new(2, "Two"),
+        output: Some(output(g1)),
+    });
+    pipeline.set_channel(ChannelSetup {
+        key: 1,
+        spec: ChannelSpec::new(1, "One"),
+        output: Some(output(g2)),
+    });
     std::thread::sleep(Duration::from_millis(100));
     let _ = capture(&r1, Duration::from_millis(50));
     let moved = capture(&r2, Duration::from_millis(1500));
@@ -74,17 +96,35 @@ fn a_file_becomes_paced_multicast_spts_and_channels_change_live() {
     let a = analyze(&first);
     assert_eq!(a.services.len(), 1);
     assert_eq!(a.services[0].name.as_deref(), Some("One"));
-    assert_eq!(a.cc_errors, 0, "the file looped but counters stay continuous");
+    assert_eq!(
+        a.cc_errors, 0,
+        "the file looped but counters stay continuous"
+    );
     // Real time: 1.5 s of a 4 Mbit/s multiplex carries about 1.5 s of service 1.
     let expected = 0.15 * 4_000_000.0 * 1.5 / 8.0; // service 1 is ~15 % of the mux
-    assert!((first.len() as f64) > expected * 0.5 && (first.len() as f64) < expected * 2.0, "{} bytes", first.len());
+    assert!(
+        (first.len() as f64) > expected * 0.5 && (first.len() as f64) < expected * 2.0,
+        "{} bytes",
+        first.len()
+    );
     let m = analyze(&moved);
-    assert_eq!(m.services[0].service_id, 1, "channel 1 now arrives on the second group");
-    assert_eq!(analyze(&second).services[0].service_id, 2, "channel 2 took the first group");
+    assert_eq!(
+        m.services[0].service_id, 1,
+        "channel 1 now arrives on the second group"
+    );
+    assert_eq!(
+        analyze(&second).services[0].service_id,
+        2,
+        "channel 2 took the first group"
+    );
 
     let s = pipeline.snapshot();
     assert_eq!(s.input.state, InputState::Running);
-    assert!(s.input.bitrate_bps > 3_000_000 && s.input.bitrate_bps < 5_000_000, "{}", s.input.bitrate_bps);
+    assert!(
+        s.input.bitrate_bps > 3_000_000 && s.input.bitrate_bps < 5_000_000,
+        "{}",
+        s.input.bitrate_bps
+    );
     assert_eq!(s.input.services.len(), 4);
     assert!(s.input.source.loops >= 2);
     assert_eq!(s.channels.len(), 2);
@@ -94,19 +134,31 @@ fn a_file_becomes_paced_multicast_spts_and_channels_change_live() {
 
 #[test]
 fn an_input_that_cannot_open_fails_at_start_with_its_name() {
-    let e = Pipeline::start(PipelineConfig::new("missing", "/no/such/file.ts"), vec![]).err().unwrap();
+    let e = Pipeline::start(PipelineConfig::new("missing", "/no/such/file.ts"), vec![])
+        .err()
+        .unwrap();
     assert!(matches!(e, StartError::Input(_)));
     assert!(e.to_string().contains("/no/such/file.ts"), "{e}");
     let held = UdpSocket::bind("127.0.0.1:0").unwrap();
     let url = format!("udp://127.0.0.1:{}", held.local_addr().unwrap().port());
-    let e = Pipeline::start(PipelineConfig::new("busy", &url), vec![]).err().unwrap();
+    let e = Pipeline::start(PipelineConfig::new("busy", &url), vec![])
+        .err()
+        .unwrap();
     assert!(e.to_string().contains(&url), "{e}");
 }
 
 #[test]
 fn garbage_on_a_udp_input_is_reported_not_fatal() {
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pipeline = Pipeline::start(PipelineConfig::new("noise", format!("udp://127.0.0.1:{port}")), vec![]).unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pipeline = Pipeline::start(
+        PipelineConfig::new("noise", format!("udp://127.0.0.1:{port}")),
+        vec![],
+    )
+    .unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let noise: Vec<u8> = (0..1316u32).map(|i| (i * 13 % 251) as u8).collect();
     let deadline = Instant::now() + Duration::from_millis(1500);
@@ -120,7 +172,14 @@ fn garbage_on_a_udp_input_is_reported_not_fatal() {
     assert!(s.input.skipped_bytes > 100_000);
     assert_eq!(s.input.packets, 0);
     // Then a real stream on the same input is picked up.
-    let mux = synth::generate(&SynthConfig { bitrate: 2_000_000, ..SynthConfig::default() }, 3000, 0);
+    let mux = synth::generate(
+        &SynthConfig {
+            bitrate: 2_000_000,
+            ..SynthConfig::default()
+        },
+        3000,
+        0,
+    );
     for d in mux.chunks(1316) {
         tx.send_to(d, ("127.0.0.1", port)).unwrap();
         std::thread::sleep(Duration::from_micros(500));
@@ -133,8 +192,16 @@ fn garbage_on_a_udp_input_is_reported_not_fatal() {
 
 #[test]
 fn silence_is_reported_as_no_data() {
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pipeline = Pipeline::start(PipelineConfig::new("quiet", format!("udp://127.0.0.1:{port}")), vec![]).unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pipeline = Pipeline::start(
+        PipelineConfig::new("quiet", format!("udp://127.0.0.1:{port}")),
+        vec![],
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(3500));
     assert_eq!(pipeline.snapshot().input.state, InputState::NoData);
 }

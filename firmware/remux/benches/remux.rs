@@ -4,7 +4,7 @@
 //! 188-byte input packet. Inputs arrive in chunks the size of a `recvmmsg` batch, and the
 //! datagram queues are drained after each chunk as the sender would.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dvbgate_remux::synth::{self, SynthConfig};
 use dvbgate_remux::{ChannelSpec, Demux};
 use dvbgate_ts::timing::ClockConfig;
@@ -35,14 +35,21 @@ fn remux(c: &mut Criterion) {
     let mut group = c.benchmark_group("remux");
     group.throughput(Throughput::Elements(PACKETS));
     for channels in [0u16, 1, 8] {
-        group.bench_with_input(BenchmarkId::new("8-service MPTS, channels", channels), &channels, |b, &n| {
-            let mut demux = Demux::new(ClockConfig::default());
-            for i in 0..n {
-                demux.set_channel(u32::from(i), ChannelSpec::new(synth::service_id(i), format!("Channel {i}")));
-            }
-            let mut t = 0;
-            b.iter(|| run(&mut demux, &mux, &mut t));
-        });
+        group.bench_with_input(
+            BenchmarkId::new("8-service MPTS, channels", channels),
+            &channels,
+            |b, &n| {
+                let mut demux = Demux::new(ClockConfig::default());
+                for i in 0..n {
+                    demux.set_channel(
+                        u32::from(i),
+                        ChannelSpec::new(synth::service_id(i), format!("Channel {i}")),
+                    );
+                }
+                let mut t = 0;
+                b.iter(|| run(&mut demux, &mux, &mut t));
+            },
+        );
     }
     group.finish();
 }

@@ -14,6 +14,8 @@ pub const HEADER_ROOM: usize = 12;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlotInfo {
     pub packets: u8,
+    /// Input position of the datagram's first packet.
+    pub first_position: u64,
     /// Input position of the datagram's last packet: its PCR time is the send time.
     pub last_position: u64,
     /// When the datagram's first packet arrived (monotonic ns).
@@ -90,6 +92,7 @@ impl DatagramRing {
         let info = &mut self.info[slot];
         if self.filling == 0 {
             info.first_arrival_ns = arrival_ns;
+            info.first_position = position;
         }
         info.last_position = position;
         let at = slot * self.slot_size + HEADER_ROOM + self.filling * PACKET_SIZE;
@@ -113,9 +116,12 @@ impl DatagramRing {
         }
     }
 
-    /// When the first packet of the unfinished datagram arrived.
-    pub fn partial_since(&self) -> Option<i64> {
-        (self.filling > 0).then(|| self.info[(self.head + self.complete) % self.capacity].first_arrival_ns)
+    /// The unfinished datagram's first packet: (input position, arrival time).
+    pub fn partial_first(&self) -> Option<(u64, i64)> {
+        (self.filling > 0).then(|| {
+            let info = &self.info[(self.head + self.complete) % self.capacity];
+            (info.first_position, info.first_arrival_ns)
+        })
     }
 
     fn seal(&mut self) {
@@ -208,7 +214,11 @@ mod tests {
             for (info, bytes) in r.front_mut(2) {
                 assert_eq!(bytes.len(), HEADER_ROOM + 3 * PACKET_SIZE);
                 bytes[0] = 0xAA; // the sender writes its header here
-                sent.push((info.last_position, bytes[HEADER_ROOM + 1], bytes[HEADER_ROOM + 2 * PACKET_SIZE + 1]));
+                sent.push((
+                    info.last_position,
+                    bytes[HEADER_ROOM + 1],
+                    bytes[HEADER_ROOM + 2 * PACKET_SIZE + 1],
+                ));
             }
             r.pop_front(2);
         }
@@ -238,12 +248,15 @@ mod tests {
         let mut r = DatagramRing::new(4, 7);
         r.push(&pkt(1), 10, 100);
         r.push(&pkt(2), 11, 200);
-        assert_eq!(r.partial_since(), Some(100));
+        assert_eq!(r.partial_first(), Some((10, 100)));
         assert!(r.is_empty());
         r.seal_partial();
         let (info, bytes) = r.front(1).next().unwrap();
-        assert_eq!((info.packets, info.last_position, bytes.len()), (2, 11, HEADER_ROOM + 2 * PACKET_SIZE));
-        assert_eq!(r.partial_since(), None);
+        assert_eq!(
+            (info.packets, info.last_position, bytes.len()),
+            (2, 11, HEADER_ROOM + 2 * PACKET_SIZE)
+        );
+        assert_eq!(r.partial_first(), None);
     }
 
     #[test]

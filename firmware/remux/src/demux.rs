@@ -8,7 +8,7 @@
 use crate::service::{ChannelSpec, ServiceRemuxer};
 use dvbgate_ts::monitor::{EitInterest, MuxMonitor};
 use dvbgate_ts::mux::{Change, MuxModel};
-use dvbgate_ts::packet::{pids, RawPacket};
+use dvbgate_ts::packet::{RawPacket, pids};
 use dvbgate_ts::reader::{PacketReader, ReaderStats};
 use dvbgate_ts::timing::{ClockConfig, MuxClock};
 
@@ -81,11 +81,13 @@ impl Core {
         let arrival = self.arrival_ns;
         let channels = &mut self.channels;
         let mut reroute = false;
-        let info = self.monitor.on_packet(p, &mut |model: &MuxModel, change: Change| {
-            for (_, ch) in channels.iter_mut().filter(|(_, ch)| ch.affected_by(change)) {
-                reroute |= ch.refresh(model);
-            }
-        });
+        let info = self
+            .monitor
+            .on_packet(p, &mut |model: &MuxModel, change: Change| {
+                for (_, ch) in channels.iter_mut().filter(|(_, ch)| ch.affected_by(change)) {
+                    reroute |= ch.refresh(model);
+                }
+            });
         if reroute {
             self.routes.rebuild(&self.channels);
             self.next_table_ns = i64::MIN;
@@ -94,7 +96,8 @@ impl Core {
             return;
         }
         if let Some(pcr) = info.pcr {
-            self.clock.on_pcr(info.pid, position, pcr, info.discontinuity, arrival);
+            self.clock
+                .on_pcr(info.pid, position, pcr, info.discontinuity, arrival);
         }
         let stream_ns = self.clock.stream_time(position, arrival);
         self.table_clock_ns += (stream_ns - self.last_stream_ns).max(0);
@@ -109,7 +112,13 @@ impl Core {
             self.next_table_ns = next;
         }
         for &(index, slot) in self.routes.of(info.pid) {
-            self.channels[usize::from(index)].1.pass(usize::from(slot), p, info.pcr.is_some(), position, arrival);
+            self.channels[usize::from(index)].1.pass(
+                usize::from(slot),
+                p,
+                info.pcr.is_some(),
+                position,
+                arrival,
+            );
         }
     }
 }
@@ -182,7 +191,11 @@ impl Demux {
     }
 
     pub fn channel(&self, key: ChannelKey) -> Option<&ServiceRemuxer> {
-        self.core.channels.iter().find(|(k, _)| *k == key).map(|(_, c)| c)
+        self.core
+            .channels
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c)
     }
 
     /// All channels with their keys, and the clock that says when their datagrams are due:
@@ -212,12 +225,21 @@ impl Demux {
         self.core.position
     }
 
-    /// Seals datagrams whose first packet has waited longer than `max_wait_ns`, so a quiet
-    /// channel's last packets do not sit in a half-filled datagram.
-    pub fn seal_stale(&mut self, now_ns: i64, max_wait_ns: i64) {
-        for (_, ch) in &mut self.core.channels {
+    /// Seals half-filled datagrams whose first packet is due: by the PCR schedule plus
+    /// `allowance_ns`, or at the latest `max_wait_ns` after it arrived. A datagram fills as
+    /// long as waiting costs nothing, and a quiet channel's packets still leave on time.
+    pub fn seal_due(&mut self, now_ns: i64, allowance_ns: i64, max_wait_ns: i64) {
+        let core = &mut self.core;
+        for (_, ch) in &mut core.channels {
             let ring = ch.ring_mut();
-            if ring.partial_since().is_some_and(|t| now_ns - t > max_wait_ns) {
+            let Some((position, arrival)) = ring.partial_first() else {
+                continue;
+            };
+            let due = core
+                .clock
+                .deadline(position, arrival, now_ns)
+                .unwrap_or(i64::MAX);
+            if due.saturating_add(allowance_ns) <= now_ns || now_ns - arrival >= max_wait_ns {
                 ring.seal_partial();
             }
         }

@@ -8,7 +8,9 @@ use dvbgate_ts::timing::ClockConfig;
 /// with discontinuities, channel changes and sender drains along the way; then the same
 /// bytes through the analyzer. Anything but a panic or unbounded growth is fine.
 pub fn remux(data: &[u8]) {
-    let Some((&control, data)) = data.split_first() else { return };
+    let Some((&control, data)) = data.split_first() else {
+        return;
+    };
     let mut demux = Demux::new(ClockConfig::default());
     // Services 1-4 cover the synthetic multiplex; the first two PAT-listed services of a
     // real capture are added when they appear.
@@ -34,13 +36,27 @@ pub fn remux(data: &[u8]) {
             let (clock, channels) = demux.outputs();
             for (_, ch) in channels.iter_mut() {
                 let ring = ch.ring_mut();
-                let due = ring.front(ring.len()).filter(|(info, _)| clock.deadline(info.last_position, info.first_arrival_ns, t).is_some()).count();
+                let due = ring
+                    .front(ring.len())
+                    .filter(|(info, _)| {
+                        clock
+                            .deadline(info.last_position, info.first_arrival_ns, t)
+                            .is_some()
+                    })
+                    .count();
                 ring.pop_front(due);
             }
-            demux.seal_stale(t, 1_000_000);
+            demux.seal_due(t, 20_000_000, 100_000_000);
         }
         if i == 3 {
-            let services: Vec<u16> = demux.monitor().model.programs().keys().copied().take(2).collect();
+            let services: Vec<u16> = demux
+                .monitor()
+                .model
+                .programs()
+                .keys()
+                .copied()
+                .take(2)
+                .collect();
             for sid in services {
                 demux.set_channel(1000 + u32::from(sid), ChannelSpec::new(sid, "discovered"));
             }

@@ -10,9 +10,9 @@
 
 pub mod datagram;
 pub mod demux;
-pub mod service;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod service;
 #[doc(hidden)]
 pub mod synth;
 

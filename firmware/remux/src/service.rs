@@ -12,7 +12,7 @@
 use crate::datagram::DatagramRing;
 use dvbgate_ts::descriptor::{self, tag};
 use dvbgate_ts::mux::{Change, MuxModel, PmtEntry};
-use dvbgate_ts::packet::{self, pids, RawPacket};
+use dvbgate_ts::packet::{self, RawPacket, pids};
 use dvbgate_ts::tables::{pat, pmt, sdt};
 use dvbgate_ts::write::Packetizer;
 
@@ -266,14 +266,19 @@ impl ServiceRemuxer {
             input.is_some_and(|s| s.free_ca_mode) && !self.spec.strip_ca,
         );
         self.sdt.update(|v| {
-            sdt::build(tsid, onid, v, &[sdt::SdtEntry {
-                service_id: sid,
-                eit_schedule: false,
-                eit_present_following: entry_flags.0,
-                running_status: entry_flags.1,
-                free_ca_mode: entry_flags.2,
-                descriptors: &descriptors,
-            }])
+            sdt::build(
+                tsid,
+                onid,
+                v,
+                &[sdt::SdtEntry {
+                    service_id: sid,
+                    eit_schedule: false,
+                    eit_present_following: entry_flags.0,
+                    running_status: entry_flags.1,
+                    free_ca_mode: entry_flags.2,
+                    descriptors: &descriptors,
+                }],
+            )
         });
 
         let eit_now: Vec<Vec<u8>> = model
@@ -313,12 +318,15 @@ impl ServiceRemuxer {
         self.passed = wanted
             .iter()
             .map(|&pid| {
-                old.iter().find(|p| p.pid == pid).copied().unwrap_or(PassedPid {
-                    pid,
-                    offset: 0,
-                    last_cc: None,
-                    rebase: false,
-                })
+                old.iter()
+                    .find(|p| p.pid == pid)
+                    .copied()
+                    .unwrap_or(PassedPid {
+                        pid,
+                        offset: 0,
+                        last_cc: None,
+                        rebase: false,
+                    })
             })
             .collect();
         if urgent {
@@ -394,7 +402,10 @@ impl ServiceRemuxer {
         let service_type = match input {
             Some(s) if s.service_type != 0 => s.service_type,
             _ => {
-                let has_video = entry.streams.iter().any(|s| s.kind == pmt::StreamKind::Video);
+                let has_video = entry
+                    .streams
+                    .iter()
+                    .any(|s| s.kind == pmt::StreamKind::Video);
                 if has_video { 0x01 } else { 0x02 }
             }
         };
@@ -417,7 +428,14 @@ impl ServiceRemuxer {
 
     /// Passes one input packet (routed to this channel's `slot`) into the output.
     #[inline]
-    pub fn pass(&mut self, slot: usize, input: &RawPacket, has_pcr: bool, position: u64, arrival_ns: i64) {
+    pub fn pass(
+        &mut self,
+        slot: usize,
+        input: &RawPacket,
+        has_pcr: bool,
+        position: u64,
+        arrival_ns: i64,
+    ) {
         let Some(state) = self.passed.get_mut(slot) else {
             return;
         };
@@ -431,7 +449,9 @@ impl ServiceRemuxer {
                     state.rebase = false;
                 }
                 // Adaptation-only packets repeat the last counter.
-                (Some(last), false) => packet::set_continuity_counter(out, last.wrapping_sub(state.offset)),
+                (Some(last), false) => {
+                    packet::set_continuity_counter(out, last.wrapping_sub(state.offset))
+                }
                 (None, _) => state.rebase = false,
             }
         }
@@ -475,7 +495,10 @@ impl ServiceRemuxer {
             })
             .collect();
         let (program, pcr, info) = (p.program_number, self.pcr_pid, p.program_info);
-        if self.pmt.update(|v| pmt::build(program, v, pcr, info, &streams)) {
+        if self
+            .pmt
+            .update(|v| pmt::build(program, v, pcr, info, &streams))
+        {
             self.counters.pmt_changes += 1;
             self.counters.pmt_version = self.pmt.version;
             self.next_psi_ns = i64::MIN;
@@ -511,10 +534,11 @@ impl ServiceRemuxer {
             let count = self.eit_sections.len().min(2);
             if count > 0 {
                 let ring = &mut self.ring;
-                self.eit_packetizer.packetize_many(&sections[..count], &mut |p| {
-                    ring.push(p, position, arrival_ns);
-                    n += 1;
-                });
+                self.eit_packetizer
+                    .packetize_many(&sections[..count], &mut |p| {
+                        ring.push(p, position, arrival_ns);
+                        n += 1;
+                    });
             }
             self.counters.table_packets += n;
             self.next_si_ns = now_ns + SI_INTERVAL_NS;

@@ -2,7 +2,7 @@
 //! and an audio PID, PCR on video every 40 ms, PAT/PMT every 100 ms, SDT and EIT p/f every
 //! second, a TDT, and null packets, at a constant bitrate. Not a public interface.
 
-use dvbgate_ts::packet::{self, pids, Pcr, RawPacket, PACKET_SIZE};
+use dvbgate_ts::packet::{self, PACKET_SIZE, Pcr, RawPacket, pids};
 use dvbgate_ts::tables::{eit, pat, pmt, sdt, time};
 use dvbgate_ts::write::Packetizer;
 
@@ -50,7 +50,9 @@ pub const ECM_PID: u16 = 0x1F0;
 pub fn generate(cfg: &SynthConfig, packets: u64, pcr0: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(packets as usize * PACKET_SIZE);
     let ns_per_packet = PACKET_SIZE as u64 * 8 * 1_000_000_000 / cfg.bitrate;
-    let programs: Vec<(u16, u16)> = (0..cfg.services).map(|i| (service_id(i), pmt_pid(i))).collect();
+    let programs: Vec<(u16, u16)> = (0..cfg.services)
+        .map(|i| (service_id(i), pmt_pid(i)))
+        .collect();
     let pat_section = pat::build(1, 0, &programs);
     let pmt_sections: Vec<Vec<u8>> = (0..cfg.services).map(|i| pmt_section(cfg, i, 0)).collect();
     let sdt_descriptors: Vec<Vec<u8>> = (0..cfg.services)
@@ -67,10 +69,14 @@ pub fn generate(cfg: &SynthConfig, packets: u64, pcr0: u64) -> Vec<u8> {
         })
         .collect();
     let sdt_section = sdt::build(1, 0x2001, 0, &entries);
-    let eit_sections: Vec<Vec<u8>> = (0..cfg.services).map(|i| eit_pf(service_id(i), 0)).collect();
+    let eit_sections: Vec<Vec<u8>> = (0..cfg.services)
+        .map(|i| eit_pf(service_id(i), 0))
+        .collect();
 
     let mut pat_pk = Packetizer::new(pids::PAT);
-    let mut pmt_pk: Vec<Packetizer> = (0..cfg.services).map(|i| Packetizer::new(pmt_pid(i))).collect();
+    let mut pmt_pk: Vec<Packetizer> = (0..cfg.services)
+        .map(|i| Packetizer::new(pmt_pid(i)))
+        .collect();
     let mut sdt_pk = Packetizer::new(pids::SDT);
     let mut eit_pk = Packetizer::new(pids::EIT);
     let mut tdt_pk = Packetizer::new(pids::TDT);
@@ -94,7 +100,10 @@ pub fn generate(cfg: &SynthConfig, packets: u64, pcr0: u64) -> Vec<u8> {
             sdt_pk.packetize(&sdt_section, &mut |p| queue.push(*p));
             let refs: Vec<&[u8]> = eit_sections.iter().map(Vec::as_slice).collect();
             eit_pk.packetize_many(&refs, &mut |p| queue.push(*p));
-            tdt_pk.packetize(&time::build_tdt(1_700_000_000 + (t / 1_000_000_000) as i64), &mut |p| queue.push(*p));
+            tdt_pk.packetize(
+                &time::build_tdt(1_700_000_000 + (t / 1_000_000_000) as i64),
+                &mut |p| queue.push(*p),
+            );
             next_si = t + 1_000_000_000;
         }
         let p = if !queue.is_empty() {
@@ -106,7 +115,11 @@ pub fn generate(cfg: &SynthConfig, packets: u64, pcr0: u64) -> Vec<u8> {
             es_turn += 1;
             let service = (stream / 2) as u16;
             let video = stream.is_multiple_of(2);
-            let pid = if video { video_pid(service) } else { audio_pid(service) };
+            let pid = if video {
+                video_pid(service)
+            } else {
+                audio_pid(service)
+            };
             let cc = &mut es_cc[stream as usize];
             let pcr = (video && t >= next_pcr[service as usize]).then(|| {
                 next_pcr[service as usize] = t + 40_000_000;
@@ -123,16 +136,37 @@ pub fn generate(cfg: &SynthConfig, packets: u64, pcr0: u64) -> Vec<u8> {
 
 pub fn pmt_section(cfg: &SynthConfig, i: u16, version: u8) -> Vec<u8> {
     let lang: &[u8] = &[0x0A, 4, b'e', b'n', b'g', 0];
-    let ca: &[u8] = &[0x09, 4, 0x0B, 0x00, 0xE0 | (ECM_PID >> 8) as u8, ECM_PID as u8];
+    let ca: &[u8] = &[
+        0x09,
+        4,
+        0x0B,
+        0x00,
+        0xE0 | (ECM_PID >> 8) as u8,
+        ECM_PID as u8,
+    ];
     let program_info = if cfg.ca_on_first && i == 0 { ca } else { &[] };
     let pcr_pid = match (i, cfg.first_pcr_pid_override) {
         (0, Some(p)) => p,
         _ => video_pid(i),
     };
-    pmt::build(service_id(i), version, pcr_pid, program_info, &[
-        pmt::StreamEntry { stream_type: 0x1B, pid: video_pid(i), es_info: &[] },
-        pmt::StreamEntry { stream_type: 0x0F, pid: audio_pid(i), es_info: lang },
-    ])
+    pmt::build(
+        service_id(i),
+        version,
+        pcr_pid,
+        program_info,
+        &[
+            pmt::StreamEntry {
+                stream_type: 0x1B,
+                pid: video_pid(i),
+                es_info: &[],
+            },
+            pmt::StreamEntry {
+                stream_type: 0x0F,
+                pid: audio_pid(i),
+                es_info: lang,
+            },
+        ],
+    )
 }
 
 pub fn eit_pf(service_id: u16, version: u8) -> Vec<u8> {
@@ -149,7 +183,13 @@ pub fn eit_pf(service_id: u16, version: u8) -> Vec<u8> {
             segment_last_section_number: 1,
             last_table_id: 0x4E,
         },
-        &[eit::EventEntry { event_id: service_id, start: 1_700_000_000, duration: 3600, running_status: 4, descriptors: &d }],
+        &[eit::EventEntry {
+            event_id: service_id,
+            start: 1_700_000_000,
+            duration: 3600,
+            running_status: 4,
+            descriptors: &d,
+        }],
     )
 }
 

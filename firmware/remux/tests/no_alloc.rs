@@ -34,19 +34,26 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn steady_state_remuxing_does_not_allocate() {
-    let cfg = SynthConfig { services: 8, bitrate: 30_000_000, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        services: 8,
+        bitrate: 30_000_000,
+        ..SynthConfig::default()
+    };
     // Two seconds of multiplex: SDT/EIT/TDT repeat, every table is seen at least twice.
     let input = synth::generate(&cfg, 40_000, 0);
     let mut demux = Demux::new(ClockConfig::default());
     for i in 0..8 {
-        demux.set_channel(u32::from(i), ChannelSpec::new(synth::service_id(i), format!("C{i}")));
+        demux.set_channel(
+            u32::from(i),
+            ChannelSpec::new(synth::service_id(i), format!("C{i}")),
+        );
     }
     let mut t = 0;
     let mut feed = |demux: &mut Demux| {
         for chunk in input.chunks(64 * 7 * 188) {
             demux.push(chunk, t);
             t += 2_000_000;
-            demux.seal_stale(t, 100_000_000);
+            demux.seal_due(t, 20_000_000, 100_000_000);
             let (_, channels) = demux.outputs();
             for (_, ch) in channels.iter_mut() {
                 let n = ch.ring().len();
@@ -59,5 +66,9 @@ fn steady_state_remuxing_does_not_allocate() {
     feed(&mut demux);
     COUNTING.store(false, Ordering::Relaxed);
     // The TDT changes every second and is parsed (no allocation); everything else repeats.
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "allocations on the hot path");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "allocations on the hot path"
+    );
 }

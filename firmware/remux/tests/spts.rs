@@ -5,7 +5,7 @@
 use dvbgate_remux::datagram::HEADER_ROOM;
 use dvbgate_remux::synth::{self, SynthConfig};
 use dvbgate_remux::{ChannelSpec, Demux, EsFilter};
-use dvbgate_ts::analyze::{analyze, Analysis};
+use dvbgate_ts::analyze::{Analysis, analyze};
 use dvbgate_ts::packet::{self, pids};
 use dvbgate_ts::timing::ClockConfig;
 use dvbgate_ts::write::Packetizer;
@@ -36,7 +36,10 @@ fn drain(demux: &mut Demux, outputs: &mut BTreeMap<u32, Vec<u8>>) {
 fn demux_with(services: &[u16]) -> Demux {
     let mut d = Demux::new(ClockConfig::default());
     for &i in services {
-        d.set_channel(u32::from(i), ChannelSpec::new(synth::service_id(i), format!("Channel {i}")));
+        d.set_channel(
+            u32::from(i),
+            ChannelSpec::new(synth::service_id(i), format!("Channel {i}")),
+        );
     }
     d
 }
@@ -53,7 +56,10 @@ fn assert_clean_spts(a: &Analysis, service: u16, name: &str) {
     assert!(s.in_pat);
     assert_eq!(a.cc_errors, 0, "continuity errors");
     assert_eq!(a.section_errors.crc, 0);
-    assert!(!a.pids.contains_key(&pids::NULL), "null packets must be dropped");
+    assert!(
+        !a.pids.contains_key(&pids::NULL),
+        "null packets must be dropped"
+    );
     let pat = a.pat_max_interval_ms.expect("PAT repeated");
     assert!(pat <= 100.0, "PAT interval {pat} ms");
     let pmt = s.pmt_max_interval_ms.expect("PMT repeated");
@@ -61,7 +67,10 @@ fn assert_clean_spts(a: &Analysis, service: u16, name: &str) {
     let sdt = a.sdt_max_interval_ms.expect("SDT repeated");
     assert!(sdt <= 2000.0, "SDT interval {sdt} ms");
     let pcr = s.pcr_pid.expect("PCR PID");
-    assert!(a.pids[&pcr].pcr.is_some_and(|p| p.count > 10), "PCR carried");
+    assert!(
+        a.pids[&pcr].pcr.is_some_and(|p| p.count > 10),
+        "PCR carried"
+    );
 }
 
 #[test]
@@ -81,12 +90,23 @@ fn every_service_becomes_a_clean_spts() {
         assert_clean_spts(&a, synth::service_id(i), &format!("Channel {i}"));
         assert_eq!(
             pids_of(&a),
-            vec![pids::PAT, pids::SDT, pids::EIT, pids::TDT, synth::pmt_pid(i), synth::video_pid(i), synth::audio_pid(i)],
+            vec![
+                pids::PAT,
+                pids::SDT,
+                pids::EIT,
+                pids::TDT,
+                synth::pmt_pid(i),
+                synth::video_pid(i),
+                synth::audio_pid(i)
+            ],
         );
         assert!(a.eit_max_interval_ms.is_some_and(|ms| ms <= 2000.0));
         // Every ES packet of the service came through.
         let inp = analyze(&input);
-        assert_eq!(a.pids[&synth::video_pid(i)].counters.packets, inp.pids[&synth::video_pid(i)].counters.packets);
+        assert_eq!(
+            a.pids[&synth::video_pid(i)].counters.packets,
+            inp.pids[&synth::video_pid(i)].counters.packets
+        );
     }
 }
 
@@ -112,7 +132,10 @@ fn channels_can_come_go_and_change_without_disturbing_others() {
 /// A looping file: the same bytes again, PCRs and counters jumping back.
 #[test]
 fn input_loop_keeps_counters_continuous_and_flags_the_pcr() {
-    let cfg = SynthConfig { services: 2, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        services: 2,
+        ..SynthConfig::default()
+    };
     let input = synth::generate(&cfg, 12_345, 1_000_000);
     let mut demux = demux_with(&[0, 1]);
     let mut out = BTreeMap::new();
@@ -125,14 +148,20 @@ fn input_loop_keeps_counters_continuous_and_flags_the_pcr() {
         let a = analyze(&out[&u32::from(i)]);
         assert_clean_spts(&a, synth::service_id(i), &format!("Channel {i}"));
         let pcr = &a.pids[&synth::video_pid(i)];
-        assert_eq!(pcr.counters.discontinuity_indicators, 2, "one flagged PCR per wrap");
+        assert_eq!(
+            pcr.counters.discontinuity_indicators, 2,
+            "one flagged PCR per wrap"
+        );
         assert_eq!(pcr.pcr.unwrap().jumps, 0, "flagged jumps are not errors");
     }
 }
 
 #[test]
 fn pmt_change_moves_streams_and_bumps_the_version() {
-    let cfg = SynthConfig { services: 1, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        services: 1,
+        ..SynthConfig::default()
+    };
     let before = synth::generate(&cfg, 10_000, 0);
     let mut demux = demux_with(&[0]);
     let mut out = BTreeMap::new();
@@ -142,17 +171,35 @@ fn pmt_change_moves_streams_and_bumps_the_version() {
 
     // Version 1 moves the audio to PID 0x1A0; its packets now arrive there.
     let lang = [0x0A, 4, b'f', b'r', b'a', 0];
-    let pmt_v1 = dvbgate_ts::tables::pmt::build(1, 1, synth::video_pid(0), &[], &[
-        dvbgate_ts::tables::pmt::StreamEntry { stream_type: 0x1B, pid: synth::video_pid(0), es_info: &[] },
-        dvbgate_ts::tables::pmt::StreamEntry { stream_type: 0x0F, pid: 0x1A0, es_info: &lang },
-    ]);
+    let pmt_v1 = dvbgate_ts::tables::pmt::build(
+        1,
+        1,
+        synth::video_pid(0),
+        &[],
+        &[
+            dvbgate_ts::tables::pmt::StreamEntry {
+                stream_type: 0x1B,
+                pid: synth::video_pid(0),
+                es_info: &[],
+            },
+            dvbgate_ts::tables::pmt::StreamEntry {
+                stream_type: 0x0F,
+                pid: 0x1A0,
+                es_info: &lang,
+            },
+        ],
+    );
     let mut changed = Vec::new();
     let mut pk = Packetizer::new(synth::pmt_pid(0));
     for _ in 0..7 {
         pk.packetize(&pmt_v1, &mut |p| changed.push(*p));
     }
     for k in 0..3000u64 {
-        let pid = if k % 2 == 0 { synth::video_pid(0) } else { 0x1A0 };
+        let pid = if k % 2 == 0 {
+            synth::video_pid(0)
+        } else {
+            0x1A0
+        };
         changed.push(synth::es_packet(pid, ((k / 2) & 15) as u8, None, false));
     }
     let flat: Vec<u8> = changed.iter().flatten().copied().collect();
@@ -163,13 +210,20 @@ fn pmt_change_moves_streams_and_bumps_the_version() {
     assert!(a.pids.contains_key(&0x1A0), "new audio PID routed");
     let audio_after = a.pids[&synth::audio_pid(0)].counters.packets;
     let audio_in_first_part = analyze(&before).pids[&synth::audio_pid(0)].counters.packets;
-    assert_eq!(audio_after, audio_in_first_part, "old audio PID no longer routed");
+    assert_eq!(
+        audio_after, audio_in_first_part,
+        "old audio PID no longer routed"
+    );
     assert_eq!(a.services[0].streams[1].languages, vec!["fra"]);
 }
 
 #[test]
 fn strips_ca_and_chosen_streams_but_keeps_the_pcr_pid() {
-    let cfg = SynthConfig { services: 1, ca_on_first: true, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        services: 1,
+        ca_on_first: true,
+        ..SynthConfig::default()
+    };
     let input = synth::generate(&cfg, 20_000, 0);
     let mut demux = Demux::new(ClockConfig::default());
     let mut spec = ChannelSpec::new(1, "Stripped");
@@ -185,18 +239,32 @@ fn strips_ca_and_chosen_streams_but_keeps_the_pcr_pid() {
     let stripped = analyze(&out[&1]);
     let s = &stripped.services[0];
     assert!(!s.scrambled, "CA descriptor removed");
-    assert_eq!(s.streams.iter().map(|e| e.pid).collect::<Vec<_>>(), vec![synth::audio_pid(0)]);
+    assert_eq!(
+        s.streams.iter().map(|e| e.pid).collect::<Vec<_>>(),
+        vec![synth::audio_pid(0)]
+    );
     assert_eq!(s.pcr_pid, Some(synth::video_pid(0)));
-    assert!(stripped.pids.contains_key(&synth::video_pid(0)), "the PCR PID is carried though no stream uses it");
+    assert!(
+        stripped.pids.contains_key(&synth::video_pid(0)),
+        "the PCR PID is carried though no stream uses it"
+    );
 
     let with_ca = analyze(&out[&2]);
     assert!(with_ca.services[0].scrambled, "CA descriptor kept");
-    assert_eq!(with_ca.services[0].streams.len(), 1, "English audio dropped by language");
+    assert_eq!(
+        with_ca.services[0].streams.len(),
+        1,
+        "English audio dropped by language"
+    );
 }
 
 #[test]
 fn unset_pcr_pid_is_repaired_from_the_stream_that_carries_pcr() {
-    let cfg = SynthConfig { services: 1, first_pcr_pid_override: Some(pids::NULL), ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        services: 1,
+        first_pcr_pid_override: Some(pids::NULL),
+        ..SynthConfig::default()
+    };
     let input = synth::generate(&cfg, 10_000, 0);
     let mut demux = demux_with(&[0]);
     let mut out = BTreeMap::new();
@@ -215,7 +283,10 @@ fn service_missing_from_the_multiplex_waits_and_outputs_nothing() {
     let mut out = BTreeMap::new();
     run(&mut demux, &input, &mut out, &mut 0);
     assert!(out[&9].is_empty());
-    assert_eq!(demux.channel(9).unwrap().state(), dvbgate_remux::ServiceState::Waiting);
+    assert_eq!(
+        demux.channel(9).unwrap().state(),
+        dvbgate_remux::ServiceState::Waiting
+    );
 }
 
 /// Garbage between packets, cut packets, flipped bytes and transport errors: nothing
@@ -257,7 +328,10 @@ fn damaged_input_still_gives_valid_tables() {
         assert_eq!(a.services.len(), 1);
         assert_eq!(a.section_errors.crc, 0, "our tables are intact");
         for pid in [pids::PAT, synth::pmt_pid(i), pids::SDT] {
-            assert_eq!(a.pids[&pid].counters.cc_errors, 0, "our tables' counters are continuous on {pid:#x}");
+            assert_eq!(
+                a.pids[&pid].counters.cc_errors, 0,
+                "our tables' counters are continuous on {pid:#x}"
+            );
         }
         assert!(a.pat_max_interval_ms.is_some_and(|ms| ms <= 100.0));
     }
@@ -280,20 +354,30 @@ fn datagrams_carry_seven_packets_and_short_ones_only_when_sealed() {
         }
     }
     let partial = ring.partial_packets();
-    demux.seal_stale(1_000_000_000, 100_000_000);
+    demux.seal_due(1_000_000_000, 20_000_000, 100_000_000);
     let ring = demux.channel(0).unwrap().ring();
     if partial > 0 {
-        assert_eq!(ring.front(ring.len()).last().unwrap().0.packets as usize, partial);
+        assert_eq!(
+            ring.front(ring.len()).last().unwrap().0.packets as usize,
+            partial
+        );
     }
 }
-
 
 /// The fuzz target's work on a deterministic set of damaged inputs (bit flips, cuts,
 /// inserted garbage, shuffled packets) built from the synthetic multiplex, so every test
 /// run covers what the fuzzer explores, without the fuzzer.
 #[test]
 fn fuzz_target_survives_damaged_multiplexes() {
-    let base = synth::generate(&SynthConfig { services: 3, ca_on_first: true, ..SynthConfig::default() }, 3_000, 0);
+    let base = synth::generate(
+        &SynthConfig {
+            services: 3,
+            ca_on_first: true,
+            ..SynthConfig::default()
+        },
+        3_000,
+        0,
+    );
     let mut x: u64 = 0x243F_6A88_85A3_08D3;
     let mut next = move || {
         x ^= x << 13;
@@ -331,5 +415,8 @@ fn fuzz_target_survives_damaged_multiplexes() {
         total += input.len();
         dvbgate_remux::fuzzing::remux(&input);
     }
-    assert!(total > 50_000_000, "the rounds keep most of the multiplex: {total} bytes");
+    assert!(
+        total > 50_000_000,
+        "the rounds keep most of the multiplex: {total} bytes"
+    );
 }

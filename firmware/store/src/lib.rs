@@ -102,6 +102,25 @@ impl Trees {
     }
 }
 
+/// How long to wait for another holder of the database lock to let go: a previous
+/// daemon that is still exiting, or sled's own threads finishing after a close.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn open_waiting_for_lock(dir: &Path) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled_config(dir).open() {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -120,7 +139,7 @@ impl Store {
     }
 
     fn open_at(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled_config(dir).open()?;
+        let db = open_waiting_for_lock(dir)?;
         let schema_version = migrate::prepare(&db, dir)?;
         let trees = Trees::open(&db)?;
         Ok(Store {

@@ -7,7 +7,10 @@ fn main() -> std::io::Result<()> {
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path)?;
         let analysis = dvbgate_ts::analyze::analyze(&bytes);
-        println!("{}", serde_json::to_string_pretty(&analysis).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&analysis).expect("serialisable")
+        );
     }
     Ok(())
 }

@@ -33,7 +33,7 @@
 use dvbgate_ts::analyze;
 use dvbgate_ts::descriptor::tag;
 use dvbgate_ts::monitor::{EitInterest, MuxMonitor};
-use dvbgate_ts::packet::{self, pids, Pcr, RawPacket, PACKET_SIZE, SYNC_BYTE};
+use dvbgate_ts::packet::{self, PACKET_SIZE, Pcr, RawPacket, SYNC_BYTE, pids};
 use dvbgate_ts::tables::eit::{self, EitHeader, EventEntry};
 use dvbgate_ts::tables::nit::{self, NitTransport};
 use dvbgate_ts::tables::sdt::{self, SdtEntry};
@@ -88,8 +88,20 @@ struct ServiceSpec {
     programmes: &'static [Programme],
 }
 
-const fn p(title: &'static str, minutes: u32, genre: u8, series: bool, about: &'static [&'static str]) -> Programme {
-    Programme { title, minutes, genre, series, about }
+const fn p(
+    title: &'static str,
+    minutes: u32,
+    genre: u8,
+    series: bool,
+    about: &'static [&'static str],
+) -> Programme {
+    Programme {
+        title,
+        minutes,
+        genre,
+        series,
+        about,
+    }
 }
 
 const PROVIDER: &str = "dvbgate";
@@ -103,16 +115,105 @@ const SERVICES: [ServiceSpec; 4] = [
         language: b"eng",
         episode_word: "Episode",
         programmes: &[
-            p("Morning Briefing", 30, 0x20, false, &["Headlines, business and the weather to start the day.", "The overnight news, the papers and a look at the day ahead."]),
-            p("The Headline Hour", 60, 0x20, false, &["The day's main stories, with reports from our correspondents.", "News, analysis and interviews from home and abroad."]),
-            p("Weather Outlook", 15, 0x21, false, &["The forecast for the next five days.", "Sunshine, showers and the week's weather in detail."]),
-            p("Harbour Lights", 30, 0x15, true, &["Mara finds an old letter in the lighthouse.", "The ferry is late and tempers fray at the café.", "A storm keeps the whole village awake."]),
-            p("Kitchen Table", 30, 0xA5, true, &["Quick suppers from the store cupboard.", "Baking bread with three ingredients.", "A Sunday roast, start to finish."]),
-            p("Quiz Night", 45, 0x31, true, &["Four teams, six rounds and one golden question.", "The champions return to defend their title."]),
-            p("The Cold Case Files", 60, 0x11, true, &["A detective reopens the case that ended her mentor's career.", "A missing painting leads the team to an old theatre."]),
-            p("Laugh Lines", 30, 0x14, true, &["Stand-up comedy recorded at the Lantern Club.", "Sketches, songs and a very patient studio audience."]),
-            p("The Allotment", 30, 0xA7, true, &["Planting bulbs for spring colour.", "Making a wildlife pond in a small garden."]),
-            p("Late Edition", 30, 0x22, false, &["The night's news and a first look at tomorrow's papers."]),
+            p(
+                "Morning Briefing",
+                30,
+                0x20,
+                false,
+                &[
+                    "Headlines, business and the weather to start the day.",
+                    "The overnight news, the papers and a look at the day ahead.",
+                ],
+            ),
+            p(
+                "The Headline Hour",
+                60,
+                0x20,
+                false,
+                &[
+                    "The day's main stories, with reports from our correspondents.",
+                    "News, analysis and interviews from home and abroad.",
+                ],
+            ),
+            p(
+                "Weather Outlook",
+                15,
+                0x21,
+                false,
+                &[
+                    "The forecast for the next five days.",
+                    "Sunshine, showers and the week's weather in detail.",
+                ],
+            ),
+            p(
+                "Harbour Lights",
+                30,
+                0x15,
+                true,
+                &[
+                    "Mara finds an old letter in the lighthouse.",
+                    "The ferry is late and tempers fray at the café.",
+                    "A storm keeps the whole village awake.",
+                ],
+            ),
+            p(
+                "Kitchen Table",
+                30,
+                0xA5,
+                true,
+                &[
+                    "Quick suppers from the store cupboard.",
+                    "Baking bread with three ingredients.",
+                    "A Sunday roast, start to finish.",
+                ],
+            ),
+            p(
+                "Quiz Night",
+                45,
+                0x31,
+                true,
+                &[
+                    "Four teams, six rounds and one golden question.",
+                    "The champions return to defend their title.",
+                ],
+            ),
+            p(
+                "The Cold Case Files",
+                60,
+                0x11,
+                true,
+                &[
+                    "A detective reopens the case that ended her mentor's career.",
+                    "A missing painting leads the team to an old theatre.",
+                ],
+            ),
+            p(
+                "Laugh Lines",
+                30,
+                0x14,
+                true,
+                &[
+                    "Stand-up comedy recorded at the Lantern Club.",
+                    "Sketches, songs and a very patient studio audience.",
+                ],
+            ),
+            p(
+                "The Allotment",
+                30,
+                0xA7,
+                true,
+                &[
+                    "Planting bulbs for spring colour.",
+                    "Making a wildlife pond in a small garden.",
+                ],
+            ),
+            p(
+                "Late Edition",
+                30,
+                0x22,
+                false,
+                &["The night's news and a first look at tomorrow's papers."],
+            ),
         ],
     },
     ServiceSpec {
@@ -120,15 +221,95 @@ const SERVICES: [ServiceSpec; 4] = [
         language: b"eng",
         episode_word: "Episode",
         programmes: &[
-            p("Planet Deep", 60, 0x91, true, &["Life in the ocean's twilight zone.", "Hydrothermal vents and the animals that thrive there.", "Whales, krill and the great southern feeding grounds."]),
-            p("Engineering Marvels", 45, 0x92, true, &["How a suspension bridge is built across a fjord.", "Inside the tunnel boring machines beneath a capital city."]),
-            p("The Human Body", 30, 0x93, true, &["The heart: a pump that never rests.", "Sleep, and what the brain does while we dream."]),
-            p("Slow Train", 60, 0xA1, true, &["Along the coast from Porto to Vigo.", "Across the Alps on a narrow-gauge line.", "Through the tea hills of Sri Lanka."]),
-            p("Night Sky", 15, 0x92, false, &["What to look for in the sky this month."]),
-            p("Wild Islands", 45, 0x91, true, &["Puffins return to a North Atlantic rock.", "The lemurs of a forest island."]),
-            p("History Uncovered", 60, 0x81, true, &["Divers map a Roman merchant ship.", "The lost library of a medieval abbey."]),
-            p("Inventors", 30, 0x83, true, &["The engineer who gave the world the zip fastener.", "A radio pioneer's race across the ocean."]),
-            p("Circuits", 30, 0x92, true, &["How a computer adds two numbers.", "From sand to silicon: making a chip."]),
+            p(
+                "Planet Deep",
+                60,
+                0x91,
+                true,
+                &[
+                    "Life in the ocean's twilight zone.",
+                    "Hydrothermal vents and the animals that thrive there.",
+                    "Whales, krill and the great southern feeding grounds.",
+                ],
+            ),
+            p(
+                "Engineering Marvels",
+                45,
+                0x92,
+                true,
+                &[
+                    "How a suspension bridge is built across a fjord.",
+                    "Inside the tunnel boring machines beneath a capital city.",
+                ],
+            ),
+            p(
+                "The Human Body",
+                30,
+                0x93,
+                true,
+                &[
+                    "The heart: a pump that never rests.",
+                    "Sleep, and what the brain does while we dream.",
+                ],
+            ),
+            p(
+                "Slow Train",
+                60,
+                0xA1,
+                true,
+                &[
+                    "Along the coast from Porto to Vigo.",
+                    "Across the Alps on a narrow-gauge line.",
+                    "Through the tea hills of Sri Lanka.",
+                ],
+            ),
+            p(
+                "Night Sky",
+                15,
+                0x92,
+                false,
+                &["What to look for in the sky this month."],
+            ),
+            p(
+                "Wild Islands",
+                45,
+                0x91,
+                true,
+                &[
+                    "Puffins return to a North Atlantic rock.",
+                    "The lemurs of a forest island.",
+                ],
+            ),
+            p(
+                "History Uncovered",
+                60,
+                0x81,
+                true,
+                &[
+                    "Divers map a Roman merchant ship.",
+                    "The lost library of a medieval abbey.",
+                ],
+            ),
+            p(
+                "Inventors",
+                30,
+                0x83,
+                true,
+                &[
+                    "The engineer who gave the world the zip fastener.",
+                    "A radio pioneer's race across the ocean.",
+                ],
+            ),
+            p(
+                "Circuits",
+                30,
+                0x92,
+                true,
+                &[
+                    "How a computer adds two numbers.",
+                    "From sand to silicon: making a chip.",
+                ],
+            ),
         ],
     },
     ServiceSpec {
@@ -136,14 +317,80 @@ const SERVICES: [ServiceSpec; 4] = [
         language: b"eng",
         episode_word: "Episode",
         programmes: &[
-            p("Match Day Live", 60, 0x43, false, &["Live league football with full commentary.", "The afternoon's big match, live."]),
-            p("Sports Desk", 15, 0x40, false, &["Results, fixtures and the latest sports news."]),
-            p("Tennis Review", 45, 0x44, true, &["The best rallies of the clay-court season.", "Five-set classics from the grass."]),
-            p("Motor Sport Weekly", 30, 0x47, true, &["Qualifying, the race and the championship table.", "Rally stages through forest and snow."]),
-            p("Concert Hall", 60, 0x62, true, &["Dvořák's Symphony No. 9, \"From the New World\".", "The chamber orchestra plays Mozart and Haydn."]),
-            p("Jazz Session", 45, 0x64, true, &["A trio plays standards late into the night.", "Big band swing from the riverside stage."]),
-            p("The Chart Show", 30, 0x61, false, &["The week's forty most-played songs, counted down."]),
-            p("Track and Field", 30, 0x46, true, &["Sprints, hurdles and the high jump from the indoor meeting.", "Distance running from the city stadium."]),
+            p(
+                "Match Day Live",
+                60,
+                0x43,
+                false,
+                &[
+                    "Live league football with full commentary.",
+                    "The afternoon's big match, live.",
+                ],
+            ),
+            p(
+                "Sports Desk",
+                15,
+                0x40,
+                false,
+                &["Results, fixtures and the latest sports news."],
+            ),
+            p(
+                "Tennis Review",
+                45,
+                0x44,
+                true,
+                &[
+                    "The best rallies of the clay-court season.",
+                    "Five-set classics from the grass.",
+                ],
+            ),
+            p(
+                "Motor Sport Weekly",
+                30,
+                0x47,
+                true,
+                &[
+                    "Qualifying, the race and the championship table.",
+                    "Rally stages through forest and snow.",
+                ],
+            ),
+            p(
+                "Concert Hall",
+                60,
+                0x62,
+                true,
+                &[
+                    "Dvořák's Symphony No. 9, \"From the New World\".",
+                    "The chamber orchestra plays Mozart and Haydn.",
+                ],
+            ),
+            p(
+                "Jazz Session",
+                45,
+                0x64,
+                true,
+                &[
+                    "A trio plays standards late into the night.",
+                    "Big band swing from the riverside stage.",
+                ],
+            ),
+            p(
+                "The Chart Show",
+                30,
+                0x61,
+                false,
+                &["The week's forty most-played songs, counted down."],
+            ),
+            p(
+                "Track and Field",
+                30,
+                0x46,
+                true,
+                &[
+                    "Sprints, hurdles and the high jump from the indoor meeting.",
+                    "Distance running from the city stadium.",
+                ],
+            ),
         ],
     },
     ServiceSpec {
@@ -151,16 +398,95 @@ const SERVICES: [ServiceSpec; 4] = [
         language: b"fra",
         episode_word: "Épisode",
         programmes: &[
-            p("Le Journal", 30, 0x20, false, &["L'actualité du jour en France et dans le monde.", "Les titres, les reportages et la météo."]),
-            p("Météo", 15, 0x21, false, &["Les prévisions pour les cinq prochains jours."]),
-            p("On en débat", 45, 0x33, true, &["Un invité, trois chroniqueurs et vos questions.", "Faut-il réinventer les vacances d'été ?"]),
-            p("Les Énigmes du littoral", 60, 0x11, true, &["Une commissaire enquête sur la disparition d'un gardien de phare.", "Un tableau volé ressurgit dans une galerie de Honfleur."]),
-            p("Cuisine de saison", 30, 0xA5, true, &["Tarte fine aux pommes et crème fraîche.", "Bouillabaisse à la façon des pêcheurs.", "Crêpes, galettes et cidre brut."]),
-            p("Dessins animés", 30, 0x55, false, &["Une demi-heure de dessins animés pour les plus jeunes."]),
-            p("Le Grand Quiz", 30, 0x31, true, &["Quatre candidats, une cagnotte et des questions à foison."]),
-            p("Cinéma d'ici", 45, 0x76, true, &["Rencontre avec une réalisatrice et ses acteurs.", "Les sorties de la semaine passées au crible."]),
-            p("Reportage", 45, 0x81, true, &["La Côte d'Azur hors saison.", "Vignerons d'Alsace : l'année des vendanges précoces."]),
-            p("Musique !", 30, 0x61, false, &["Les chansons françaises qui font l'été."]),
+            p(
+                "Le Journal",
+                30,
+                0x20,
+                false,
+                &[
+                    "L'actualité du jour en France et dans le monde.",
+                    "Les titres, les reportages et la météo.",
+                ],
+            ),
+            p(
+                "Météo",
+                15,
+                0x21,
+                false,
+                &["Les prévisions pour les cinq prochains jours."],
+            ),
+            p(
+                "On en débat",
+                45,
+                0x33,
+                true,
+                &[
+                    "Un invité, trois chroniqueurs et vos questions.",
+                    "Faut-il réinventer les vacances d'été ?",
+                ],
+            ),
+            p(
+                "Les Énigmes du littoral",
+                60,
+                0x11,
+                true,
+                &[
+                    "Une commissaire enquête sur la disparition d'un gardien de phare.",
+                    "Un tableau volé ressurgit dans une galerie de Honfleur.",
+                ],
+            ),
+            p(
+                "Cuisine de saison",
+                30,
+                0xA5,
+                true,
+                &[
+                    "Tarte fine aux pommes et crème fraîche.",
+                    "Bouillabaisse à la façon des pêcheurs.",
+                    "Crêpes, galettes et cidre brut.",
+                ],
+            ),
+            p(
+                "Dessins animés",
+                30,
+                0x55,
+                false,
+                &["Une demi-heure de dessins animés pour les plus jeunes."],
+            ),
+            p(
+                "Le Grand Quiz",
+                30,
+                0x31,
+                true,
+                &["Quatre candidats, une cagnotte et des questions à foison."],
+            ),
+            p(
+                "Cinéma d'ici",
+                45,
+                0x76,
+                true,
+                &[
+                    "Rencontre avec une réalisatrice et ses acteurs.",
+                    "Les sorties de la semaine passées au crible.",
+                ],
+            ),
+            p(
+                "Reportage",
+                45,
+                0x81,
+                true,
+                &[
+                    "La Côte d'Azur hors saison.",
+                    "Vignerons d'Alsace : l'année des vendanges précoces.",
+                ],
+            ),
+            p(
+                "Musique !",
+                30,
+                0x61,
+                false,
+                &["Les chansons françaises qui font l'été."],
+            ),
         ],
     },
 ];
@@ -178,7 +504,8 @@ struct Options {
     schedule_cycle_ns: i64,
 }
 
-const USAGE: &str = "usage: demo_si IN.ts OUT.ts [--start UNIX_SECONDS] [--days N] [--network-id ID]
+const USAGE: &str =
+    "usage: demo_si IN.ts OUT.ts [--start UNIX_SECONDS] [--days N] [--network-id ID]
                [--max-late-ms MS] [--schedule-cycle-s S]
   --start            UTC time of the first packet (default: now, rounded down to the hour)
   --days             days of EIT schedule (default 7)
@@ -211,7 +538,10 @@ fn parse_options() -> Result<Options> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -223,9 +553,14 @@ fn parse_options() -> Result<Options> {
                 let id = parse_number("--network-id", &value("--network-id")?)?;
                 o.network_id = Some(u16::try_from(id).map_err(|_| "--network-id: out of range")?);
             }
-            "--max-late-ms" => o.max_late_ns = parse_number("--max-late-ms", &value("--max-late-ms")?)?.saturating_mul(1_000_000),
+            "--max-late-ms" => {
+                o.max_late_ns = parse_number("--max-late-ms", &value("--max-late-ms")?)?
+                    .saturating_mul(1_000_000)
+            }
             "--schedule-cycle-s" => {
-                o.schedule_cycle_ns = parse_number("--schedule-cycle-s", &value("--schedule-cycle-s")?)?.saturating_mul(NS);
+                o.schedule_cycle_ns =
+                    parse_number("--schedule-cycle-s", &value("--schedule-cycle-s")?)?
+                        .saturating_mul(NS);
             }
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}").into()),
             _ => positional.push(arg),
@@ -270,13 +605,26 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn iso8601(unix: i64) -> String {
     let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
     let s = unix.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 /// 01:00 UTC on the last Sunday of `month`: when the EU changes clocks (Directive 2000/84/EC).
@@ -385,7 +733,10 @@ fn make_schedule(index: usize, spec: &ServiceSpec, from: i64, until: i64) -> Vec
 /// The event running at `utc` and the one after it.
 fn present_following(events: &[Event], utc: i64) -> (Option<&Event>, Option<&Event>) {
     let next = events.partition_point(|e| e.start <= utc);
-    let present = next.checked_sub(1).map(|i| &events[i]).filter(|e| utc < e.start + i64::from(e.duration));
+    let present = next
+        .checked_sub(1)
+        .map(|i| &events[i])
+        .filter(|e| utc < e.start + i64::from(e.duration));
     (present, events.get(next))
 }
 
@@ -418,14 +769,22 @@ struct ScheduleSection {
 /// by table 0x50 + s / 32 in sections 8 * (s % 32) .. + 7. Segments before the first event
 /// are in the past and not sent; every segment from there to the last event is sent, an empty
 /// one as a single section without events.
-fn schedule_sections(ids: MuxIds, service_index: usize, service_id: u16, events: &[Event], day0: i64) -> Result<Vec<ScheduleSection>> {
+fn schedule_sections(
+    ids: MuxIds,
+    service_index: usize,
+    service_id: u16,
+    events: &[Event],
+    day0: i64,
+) -> Result<Vec<ScheduleSection>> {
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
         return Ok(Vec::new());
     };
     let segment_of = |e: &Event| (e.start - day0).div_euclid(SEGMENT_S);
     let (first_segment, last_segment) = (segment_of(first), segment_of(last));
     if first_segment < 0 || last_segment >= 16 * SEGMENTS_PER_TABLE {
-        return Err("schedule beyond the 64 days that EIT schedule tables 0x50..0x5F can carry".into());
+        return Err(
+            "schedule beyond the 64 days that EIT schedule tables 0x50..0x5F can carry".into(),
+        );
     }
     let last_table = (last_segment / SEGMENTS_PER_TABLE) as u8;
 
@@ -449,7 +808,11 @@ fn schedule_sections(ids: MuxIds, service_index: usize, service_id: u16, events:
         }
         sections.push(&mine[from..]); // possibly empty: an empty segment still has a section
         if sections.len() > 8 {
-            return Err(format!("service {service_id}: segment {segment} needs {} sections, 8 is the limit", sections.len()).into());
+            return Err(format!(
+                "service {service_id}: segment {segment} needs {} sections, 8 is the limit",
+                sections.len()
+            )
+            .into());
         }
         segments.push((segment, sections));
     }
@@ -523,7 +886,8 @@ impl Outlet {
     fn push(&mut self, sections: &[&[u8]], due_ns: i64) {
         let waiting = &mut self.waiting;
         let before = waiting.len();
-        self.packetizer.packetize_many(sections, &mut |p| waiting.push_back(*p));
+        self.packetizer
+            .packetize_many(sections, &mut |p| waiting.push_back(*p));
         self.enqueued += (waiting.len() - before) as u64;
         self.batches.push_back((self.enqueued, due_ns));
     }
@@ -575,12 +939,18 @@ struct Input {
 }
 
 fn packet_at(bytes: &[u8], i: usize) -> &RawPacket {
-    bytes[i * PACKET_SIZE..(i + 1) * PACKET_SIZE].try_into().expect("a packet-sized slice")
+    bytes[i * PACKET_SIZE..(i + 1) * PACKET_SIZE]
+        .try_into()
+        .expect("a packet-sized slice")
 }
 
 fn read_input(bytes: &[u8]) -> Result<Input> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(PACKET_SIZE) {
-        return Err(format!("input is {} bytes, not a whole number of 188-byte packets", bytes.len()).into());
+        return Err(format!(
+            "input is {} bytes, not a whole number of 188-byte packets",
+            bytes.len()
+        )
+        .into());
     }
     let packets = bytes.len() / PACKET_SIZE;
     let mut monitor = MuxMonitor::new(EitInterest::All);
@@ -588,14 +958,22 @@ fn read_input(bytes: &[u8]) -> Result<Input> {
     for i in 0..packets {
         let p = packet_at(bytes, i);
         if p[0] != SYNC_BYTE {
-            return Err(format!("packet {i}: lost sync; the input must be plain 188-byte packets").into());
+            return Err(
+                format!("packet {i}: lost sync; the input must be plain 188-byte packets").into(),
+            );
         }
         let info = monitor.on_packet(p, &mut |_, _| {});
         if matches!(info.pid, pids::EIT | pids::TDT) {
-            return Err(format!("packet {i}: the input already has PID {:#x}; this expects ffmpeg's output", info.pid).into());
+            return Err(format!(
+                "packet {i}: the input already has PID {:#x}; this expects ffmpeg's output",
+                info.pid
+            )
+            .into());
         }
         if let Some(pcr) = info.pcr {
-            pcrs.entry(info.pid).or_default().push((i as u64, pcr, info.discontinuity));
+            pcrs.entry(info.pid)
+                .or_default()
+                .push((i as u64, pcr, info.discontinuity));
         }
     }
     if monitor.pids.totals().cc_errors > 0 {
@@ -603,7 +981,11 @@ fn read_input(bytes: &[u8]) -> Result<Input> {
     }
 
     // All of ffmpeg's programs share one clock; take the PID with the most PCRs.
-    let samples = pcrs.values().max_by_key(|s| s.len()).filter(|s| s.len() >= 2).ok_or("the input has fewer than two PCRs")?;
+    let samples = pcrs
+        .values()
+        .max_by_key(|s| s.len())
+        .filter(|s| s.len() >= 2)
+        .ok_or("the input has fewer than two PCRs")?;
     let mut timeline = PcrTimeline::new(1_000_000);
     let anchors = samples
         .iter()
@@ -621,8 +1003,13 @@ fn read_input(bytes: &[u8]) -> Result<Input> {
     });
     let mut programs = Vec::new();
     for &number in model.programs().keys() {
-        let pmt = model.pmt(number).ok_or_else(|| format!("program {number} has no PMT"))?;
-        let video = pmt.streams.iter().find(|s| s.kind == dvbgate_ts::tables::pmt::StreamKind::Video);
+        let pmt = model
+            .pmt(number)
+            .ok_or_else(|| format!("program {number} has no PMT"))?;
+        let video = pmt
+            .streams
+            .iter()
+            .find(|s| s.kind == dvbgate_ts::tables::pmt::StreamKind::Video);
         // EN 300 468 Table 87.
         let service_type = match video.map(|s| s.codec) {
             Some("h264") => 0x16, // H.264/AVC SD digital television
@@ -633,7 +1020,12 @@ fn read_input(bytes: &[u8]) -> Result<Input> {
         programs.push((number, service_type));
     }
     if programs.is_empty() || programs.len() > SERVICES.len() {
-        return Err(format!("the input has {} programs; this example names 1 to {}", programs.len(), SERVICES.len()).into());
+        return Err(format!(
+            "the input has {} programs; this example names 1 to {}",
+            programs.len(),
+            SERVICES.len()
+        )
+        .into());
     }
     Ok(Input {
         packets,
@@ -643,7 +1035,8 @@ fn read_input(bytes: &[u8]) -> Result<Input> {
             original_network_id,
         },
         programs,
-        nit_in_pat: model.network_pid() == pids::NIT && monitor.sections_seen()[usize::from(table_id::PAT)] > 0,
+        nit_in_pat: model.network_pid() == pids::NIT
+            && monitor.sections_seen()[usize::from(table_id::PAT)] > 0,
     })
 }
 
@@ -717,7 +1110,12 @@ impl Tables {
                 descriptors: d,
             })
             .collect();
-        let sdt = sdt::build(ids.transport_stream_id, ids.original_network_id, 0, &sdt_entries);
+        let sdt = sdt::build(
+            ids.transport_stream_id,
+            ids.original_network_id,
+            0,
+            &sdt_entries,
+        );
 
         let mut transport_descriptors = terrestrial_delivery_descriptor();
         transport_descriptors.extend(service_list_descriptor(&services));
@@ -761,7 +1159,9 @@ impl Tables {
                 state.version = (state.version + 1) % 32;
             }
             state.on_air = on_air;
-            for (n, (event, running_status)) in [(present, 4), (following, 1)].into_iter().enumerate() {
+            for (n, (event, running_status)) in
+                [(present, 4), (following, 1)].into_iter().enumerate()
+            {
                 let header = EitHeader {
                     table_id: table_id::EIT_PF_ACTUAL,
                     service_id: s.id,
@@ -773,7 +1173,8 @@ impl Tables {
                     segment_last_section_number: 1,
                     last_table_id: table_id::EIT_PF_ACTUAL,
                 };
-                let entries: Vec<EventEntry<'_>> = event.iter().map(|e| entry(e, running_status)).collect();
+                let entries: Vec<EventEntry<'_>> =
+                    event.iter().map(|e| entry(e, running_status)).collect();
                 sections.push(eit::build(&header, &entries));
             }
         }
@@ -797,8 +1198,11 @@ fn service_list_descriptor(services: &[Service]) -> Vec<u8> {
 fn terrestrial_delivery_descriptor() -> Vec<u8> {
     let mut d = vec![tag::TERRESTRIAL_DELIVERY, 11];
     d.extend_from_slice(&((CENTRE_FREQUENCY_HZ / 10) as u32).to_be_bytes()); // units of 10 Hz
-    let (bandwidth_8mhz, priority_hp, no_time_slicing, no_mpe_fec, reserved) = (0u8, 1u8, 1u8, 1u8, 0b11u8);
-    d.push(bandwidth_8mhz << 5 | priority_hp << 4 | no_time_slicing << 3 | no_mpe_fec << 2 | reserved);
+    let (bandwidth_8mhz, priority_hp, no_time_slicing, no_mpe_fec, reserved) =
+        (0u8, 1u8, 1u8, 1u8, 0b11u8);
+    d.push(
+        bandwidth_8mhz << 5 | priority_hp << 4 | no_time_slicing << 3 | no_mpe_fec << 2 | reserved,
+    );
     let (qam64, non_hierarchical, rate_2_3) = (0b10u8, 0u8, 0b001u8);
     d.push(qam64 << 6 | non_hierarchical << 3 | rate_2_3);
     // code_rate-LP is unused without hierarchy; other_frequency_flag 0.
@@ -850,7 +1254,11 @@ fn fill(bytes: &[u8], input: &Input, tables: &Tables, o: &Options) -> Result<Fil
     // Nothing may fall due later than this, so that it can be out before the file ends.
     let cutoff_ns = duration_ns - o.max_late_ns;
     if cutoff_ns <= SCHEDULE_FIRST_NS {
-        return Err(format!("the input lasts {:.2} s: too short to carry the tables", duration_ns as f64 / 1e9).into());
+        return Err(format!(
+            "the input lasts {:.2} s: too short to carry the tables",
+            duration_ns as f64 / 1e9
+        )
+        .into());
     }
     // Whole schedule cycles, each no longer than --schedule-cycle-s, so that every section
     // is sent equally often and the cycle carries on evenly when the file loops.
@@ -862,8 +1270,19 @@ fn fill(bytes: &[u8], input: &Input, tables: &Tables, o: &Options) -> Result<Fil
         return Err("too many EIT schedule sections for the length of the file".into());
     }
 
-    let mut outlets = [Outlet::new(pids::TDT), Outlet::new(pids::NIT), Outlet::new(pids::SDT), Outlet::new(pids::EIT)];
-    let every = |kind, outlet, first_ns, period_ns| Cadence { kind, outlet, next_ns: first_ns, period_ns, limit: u64::MAX };
+    let mut outlets = [
+        Outlet::new(pids::TDT),
+        Outlet::new(pids::NIT),
+        Outlet::new(pids::SDT),
+        Outlet::new(pids::EIT),
+    ];
+    let every = |kind, outlet, first_ns, period_ns| Cadence {
+        kind,
+        outlet,
+        next_ns: first_ns,
+        period_ns,
+        limit: u64::MAX,
+    };
     let mut cadences = [
         every(Kind::Time, 0, 0, TIME_PERIOD_NS),
         every(Kind::Nit, 1, NIT_FIRST_NS, NIT_PERIOD_NS),
@@ -972,7 +1391,13 @@ fn report(input: &Input, tables: &Tables, filled: &Filled) {
         iso8601(tables.schedule_until)
     );
     for s in &tables.services {
-        println!("demo_si:   service {}: {:?}, type {:#04x}, {} events", s.id, s.spec.name, s.service_type, s.events.len());
+        println!(
+            "demo_si:   service {}: {:?}, type {:#04x}, {} events",
+            s.id,
+            s.spec.name,
+            s.service_type,
+            s.events.len()
+        );
     }
     let schedule_bytes: usize = tables.schedule.iter().map(|s| s.bytes.len()).sum();
     println!(
@@ -981,7 +1406,11 @@ fn report(input: &Input, tables: &Tables, filled: &Filled) {
         filled.schedule_cycle_ns as f64 / 1e9,
         filled.schedule_cycles
     );
-    let sent: Vec<String> = filled.sections_sent.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let sent: Vec<String> = filled
+        .sections_sent
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!("demo_si: sections written: {}", sent.join(", "));
     let used: u64 = filled.outlets.iter().map(|o| o.sent).sum();
     let left = filled.slots - used;
@@ -1008,10 +1437,18 @@ fn check_cadence(filled: &Filled, max_late_ns: i64) -> Result<()> {
     let mut problems = Vec::new();
     for o in &filled.outlets {
         if !o.waiting.is_empty() {
-            problems.push(format!("PID {:#06x}: {} packets found no free slot before the end", o.pid, o.waiting.len()));
+            problems.push(format!(
+                "PID {:#06x}: {} packets found no free slot before the end",
+                o.pid,
+                o.waiting.len()
+            ));
         }
         if o.max_late_ns > max_late_ns {
-            problems.push(format!("PID {:#06x}: a section went out {:.0} ms after it was due", o.pid, o.max_late_ns as f64 / 1e6));
+            problems.push(format!(
+                "PID {:#06x}: a section went out {:.0} ms after it was due",
+                o.pid,
+                o.max_late_ns as f64 / 1e6
+            ));
         }
     }
     if problems.is_empty() {
@@ -1030,7 +1467,9 @@ fn run(o: &Options) -> Result<()> {
     let bytes = std::fs::read(&o.input).map_err(|e| format!("{}: {e}", o.input))?;
     let input = read_input(&bytes)?;
     if !input.nit_in_pat {
-        eprintln!("demo_si: warning: the PAT does not point at the NIT (ffmpeg's -mpegts_flags +nit does)");
+        eprintln!(
+            "demo_si: warning: the PAT does not point at the NIT (ffmpeg's -mpegts_flags +nit does)"
+        );
     }
     let tables = Tables::new(o, &input)?;
     let filled = fill(&bytes, &input, &tables, o)?;

@@ -11,7 +11,7 @@ use crate::mux::EsInfo;
 use crate::packet::{self, Pcr, RawPacket, pids};
 use crate::reader::{PacketReader, ReaderStats};
 use crate::stats::PidCounters;
-use crate::tables::sdt::{service_kind, ServiceKind};
+use crate::tables::sdt::{ServiceKind, service_kind};
 use crate::tables::table_id;
 use std::collections::BTreeMap;
 
@@ -37,12 +37,19 @@ impl State {
         let info = self.monitor.on_packet(p, &mut |_, _| {});
         if info.forward {
             if let Some(pcr) = info.pcr {
-                self.pcrs.entry(info.pid).or_default().samples.push((self.position, pcr, info.discontinuity));
+                self.pcrs.entry(info.pid).or_default().samples.push((
+                    self.position,
+                    pcr,
+                    info.discontinuity,
+                ));
             }
             let measured = matches!(info.pid, pids::PAT | pids::SDT | pids::EIT)
                 || self.monitor.model.is_pmt_pid(info.pid);
             if measured && packet::payload_unit_start(p) {
-                self.table_starts.entry(info.pid).or_default().push(self.position);
+                self.table_starts
+                    .entry(info.pid)
+                    .or_default()
+                    .push(self.position);
             }
         }
         self.position += 1;
@@ -100,7 +107,10 @@ impl Analyzer {
         let max_interval = |pid: u16| -> Option<f64> {
             let starts = table_starts.get(&pid)?;
             let times: Vec<i64> = starts.iter().filter_map(|&p| time_of(p)).collect();
-            times.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e6).reduce(f64::max)
+            times
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as f64 / 1e6)
+                .reduce(f64::max)
         };
 
         let model = &monitor.model;
@@ -110,7 +120,11 @@ impl Analyzer {
             .map(|id| {
                 let pmt = model.pmt(id);
                 let sdt = model.sdt(id);
-                let es_scrambled = pmt.is_some_and(|p| p.streams.iter().any(|s| monitor.pids.get(s.pid).scrambled > 0));
+                let es_scrambled = pmt.is_some_and(|p| {
+                    p.streams
+                        .iter()
+                        .any(|s| monitor.pids.get(s.pid).scrambled > 0)
+                });
                 ServiceReport {
                     service_id: id,
                     name: sdt.map(|s| s.name.clone()).filter(|n| !n.is_empty()),
@@ -123,10 +137,14 @@ impl Analyzer {
                     scrambled: es_scrambled
                         || pmt.is_some_and(|p| p.has_ca())
                         || sdt.is_some_and(|s| s.free_ca_mode),
-                    pmt_max_interval_ms: model.programs().get(&id).and_then(|&pid| max_interval(pid)),
+                    pmt_max_interval_ms: model
+                        .programs()
+                        .get(&id)
+                        .and_then(|&pid| max_interval(pid)),
                     ecm_pids: pmt
                         .map(|p| {
-                            let mut v: Vec<u16> = p.program_ca.iter().map(|&(_, pid)| pid).collect();
+                            let mut v: Vec<u16> =
+                                p.program_ca.iter().map(|&(_, pid)| pid).collect();
                             v.extend(p.streams.iter().flat_map(|s| s.ecm_pids.iter().copied()));
                             v.sort_unstable();
                             v.dedup();
@@ -140,7 +158,10 @@ impl Analyzer {
 
         let duration_ns = reference.as_ref().and_then(|(_, tl)| tl.span_ns());
         let total_packets = monitor.pids.totals().packets;
-        let seconds = duration_ns.map(|ns| ns as f64 / 1e9).or(wall_seconds).filter(|s| *s > 0.0);
+        let seconds = duration_ns
+            .map(|ns| ns as f64 / 1e9)
+            .or(wall_seconds)
+            .filter(|s| *s > 0.0);
         let bitrate = seconds.map(|s| (total_packets as f64 * 188.0 * 8.0 / s) as u64);
 
         let pids_report = monitor
@@ -162,7 +183,9 @@ impl Analyzer {
         let mut tables = BTreeMap::new();
         for (id, &count) in monitor.sections_seen().iter().enumerate() {
             if count > 0 {
-                *tables.entry(table_id::name(id as u8).to_string()).or_insert(0) += count;
+                *tables
+                    .entry(table_id::name(id as u8).to_string())
+                    .or_insert(0) += count;
             }
         }
 

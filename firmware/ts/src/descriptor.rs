@@ -135,11 +135,16 @@ mod tests {
 
     #[test]
     fn walks_and_stops_at_truncation() {
-        let data = [0x0A, 4, b'f', b'r', b'a', 0, 0x09, 4, 0x01, 0x00, 0xE1, 0x00, 0x48, 9, 1];
+        let data = [
+            0x0A, 4, b'f', b'r', b'a', 0, 0x09, 4, 0x01, 0x00, 0xE1, 0x00, 0x48, 9, 1,
+        ];
         let all: Vec<_> = Descriptors::new(&data).collect();
         assert_eq!(all.len(), 2);
         assert_eq!(languages(&data), vec!["fra".to_string()]);
-        assert_eq!(ca_descriptors(&data).collect::<Vec<_>>(), vec![(0x0100, 0x0100)]);
+        assert_eq!(
+            ca_descriptors(&data).collect::<Vec<_>>(),
+            vec![(0x0100, 0x0100)]
+        );
         let mut out = Vec::new();
         filter_loop(&data, |d| d.tag != tag::CA, &mut out);
         assert_eq!(out, &data[..6]);

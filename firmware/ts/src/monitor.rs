@@ -97,7 +97,11 @@ impl MuxMonitor {
     /// Accounts one packet, reassembles its sections if it is on a PSI/SI PID, updates the
     /// model, and tells `on_change` about every change.
     #[inline]
-    pub fn on_packet(&mut self, p: &RawPacket, on_change: &mut impl FnMut(&MuxModel, Change)) -> PacketInfo {
+    pub fn on_packet(
+        &mut self,
+        p: &RawPacket,
+        on_change: &mut impl FnMut(&MuxModel, Change),
+    ) -> PacketInfo {
         let verdict = self.pids.account(p);
         let pid = verdict.pid;
         if verdict.transport_error {
@@ -131,25 +135,31 @@ impl MuxMonitor {
         let eit = self.eit;
         let network_pid = self.model.network_pid();
         let wanted = move |t: u8| wanted(pid, network_pid, eit, t);
-        let (model, errors, sections, generation) =
-            (&mut self.model, &mut self.errors, &mut self.sections, &mut self.generation);
+        let (model, errors, sections, generation) = (
+            &mut self.model,
+            &mut self.errors,
+            &mut self.sections,
+            &mut self.generation,
+        );
         let mut pat_changed = false;
-        self.assemblers[slot].1.push(p, &wanted, &mut |result| match result {
-            Ok(section) => {
-                sections[usize::from(section.table_id())] += 1;
-                if let Some(change) = model.on_section(pid, &section) {
-                    pat_changed |= change == Change::Pat;
-                    *generation += 1;
-                    on_change(model, change);
+        self.assemblers[slot]
+            .1
+            .push(p, &wanted, &mut |result| match result {
+                Ok(section) => {
+                    sections[usize::from(section.table_id())] += 1;
+                    if let Some(change) = model.on_section(pid, &section) {
+                        pat_changed |= change == Change::Pat;
+                        *generation += 1;
+                        on_change(model, change);
+                    }
                 }
-            }
-            Err(SectionError::Crc { table_id }) => {
-                errors.crc += 1;
-                errors.crc_by_table[usize::from(table_id)] += 1;
-            }
-            Err(SectionError::Malformed) => errors.malformed += 1,
-            Err(SectionError::Interrupted) => errors.interrupted += 1,
-        });
+                Err(SectionError::Crc { table_id }) => {
+                    errors.crc += 1;
+                    errors.crc_by_table[usize::from(table_id)] += 1;
+                }
+                Err(SectionError::Malformed) => errors.malformed += 1,
+                Err(SectionError::Interrupted) => errors.interrupted += 1,
+            });
         if pat_changed {
             self.refresh_si_pids();
         }
@@ -157,7 +167,14 @@ impl MuxMonitor {
 
     /// Starts reassembly on the PIDs that now carry tables (PMTs move with the PAT).
     fn refresh_si_pids(&mut self) {
-        let mut wanted: Vec<u16> = vec![pids::PAT, pids::CAT, pids::NIT, pids::SDT, pids::EIT, pids::TDT];
+        let mut wanted: Vec<u16> = vec![
+            pids::PAT,
+            pids::CAT,
+            pids::NIT,
+            pids::SDT,
+            pids::EIT,
+            pids::TDT,
+        ];
         wanted.push(self.model.network_pid());
         wanted.extend(self.model.programs().values().copied());
         wanted.sort_unstable();
@@ -191,7 +208,10 @@ fn wanted(pid: u16, network_pid: u16, eit: EitInterest, table: u8) -> bool {
     match pid {
         pids::PAT => table == table_id::PAT,
         pids::CAT => table == table_id::CAT,
-        pids::SDT => matches!(table, table_id::SDT_ACTUAL | table_id::SDT_OTHER | table_id::BAT),
+        pids::SDT => matches!(
+            table,
+            table_id::SDT_ACTUAL | table_id::SDT_OTHER | table_id::BAT
+        ),
         pids::EIT => match eit {
             EitInterest::PresentFollowingActual => table == table_id::EIT_PF_ACTUAL,
             EitInterest::All => crate::tables::eit::is_eit(table),
@@ -213,7 +233,17 @@ mod tests {
         let mut mon = MuxMonitor::new(EitInterest::All);
         let mut packets = Vec::new();
         Packetizer::new(0).packetize(&pat::build(1, 0, &[(7, 0x70)]), &mut |p| packets.push(*p));
-        let pmt7 = pmt::build(7, 0, 0x71, &[], &[pmt::StreamEntry { stream_type: 0x1B, pid: 0x71, es_info: &[] }]);
+        let pmt7 = pmt::build(
+            7,
+            0,
+            0x71,
+            &[],
+            &[pmt::StreamEntry {
+                stream_type: 0x1B,
+                pid: 0x71,
+                es_info: &[],
+            }],
+        );
         let mut pk = Packetizer::new(0x70);
         pk.packetize(&pmt7, &mut |p| packets.push(*p));
         let mut broken = pmt7.clone();

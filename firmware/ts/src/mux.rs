@@ -148,7 +148,7 @@ impl MuxModel {
             }
             self.last_crc.insert(key, s.crc());
         }
-        
+
         match s.table_id() {
             table_id::PAT if pid == crate::packet::pids::PAT => self.on_pat(s),
             table_id::PMT => self.on_pmt(pid, s),
@@ -213,7 +213,9 @@ impl MuxModel {
                     kind,
                     codec,
                     languages: descriptor::languages(es.es_info),
-                    ecm_pids: descriptor::ca_descriptors(es.es_info).map(|(_, p)| p).collect(),
+                    ecm_pids: descriptor::ca_descriptors(es.es_info)
+                        .map(|(_, p)| p)
+                        .collect(),
                 }
             })
             .collect();
@@ -241,14 +243,21 @@ impl MuxModel {
 
     fn on_sdt(&mut self, s: &Section<'_>) -> Option<Change> {
         let sdt = tables::sdt::parse(s).ok()?;
-        if self.transport_stream_id.is_some_and(|t| t != sdt.transport_stream_id) {
+        if self
+            .transport_stream_id
+            .is_some_and(|t| t != sdt.transport_stream_id)
+        {
             return None; // an SDT actual that contradicts the PAT: trust the PAT
         }
         self.original_network_id = Some(sdt.original_network_id);
         let mut changed = false;
         for entry in sdt.services() {
             let (service_type, provider, name) = match entry.service_descriptor() {
-                Some(d) => (d.service_type, text::decode(d.provider), text::decode(d.name)),
+                Some(d) => (
+                    d.service_type,
+                    text::decode(d.provider),
+                    text::decode(d.name),
+                ),
                 None => (0, String::new(), String::new()),
             };
             let info = SdtInfo {
@@ -350,7 +359,12 @@ impl MuxModel {
     }
     /// Every service that the PAT or the SDT mentions, by service id.
     pub fn service_ids(&self) -> Vec<u16> {
-        let mut ids: Vec<u16> = self.programs.keys().chain(self.sdt.keys()).copied().collect();
+        let mut ids: Vec<u16> = self
+            .programs
+            .keys()
+            .chain(self.sdt.keys())
+            .copied()
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -376,14 +390,32 @@ mod tests {
         let mut m = MuxModel::new();
         let pat_v0 = pat::build(9, 0, &[(1, 0x100), (2, 0x200)]);
         assert_eq!(m.on_section(0, &sec(&pat_v0)), Some(Change::Pat));
-        assert_eq!(m.on_section(0, &sec(&pat_v0)), None, "a repeat changes nothing");
+        assert_eq!(
+            m.on_section(0, &sec(&pat_v0)),
+            None,
+            "a repeat changes nothing"
+        );
         assert!(m.is_pmt_pid(0x200));
 
         let lang = [0x0A, 4, b'd', b'e', b'u', 0];
-        let pmt1 = pmt::build(1, 0, 0x101, &[], &[
-            pmt::StreamEntry { stream_type: 0x02, pid: 0x101, es_info: &[] },
-            pmt::StreamEntry { stream_type: 0x04, pid: 0x102, es_info: &lang },
-        ]);
+        let pmt1 = pmt::build(
+            1,
+            0,
+            0x101,
+            &[],
+            &[
+                pmt::StreamEntry {
+                    stream_type: 0x02,
+                    pid: 0x101,
+                    es_info: &[],
+                },
+                pmt::StreamEntry {
+                    stream_type: 0x04,
+                    pid: 0x102,
+                    es_info: &lang,
+                },
+            ],
+        );
         assert_eq!(m.on_section(0x100, &sec(&pmt1)), Some(Change::Pmt(1)));
         // The same PMT on the wrong PID is ignored.
         assert_eq!(m.on_section(0x200, &sec(&pmt1)), None);
@@ -393,9 +425,19 @@ mod tests {
         assert_eq!(p.streams[1].languages, vec!["deu"]);
 
         let d = sdt::service_descriptor(0x01, "Prov", "Srv_1");
-        let sdt_bytes = sdt::build(9, 0x1234, 0, &[sdt::SdtEntry {
-            service_id: 1, eit_schedule: false, eit_present_following: true, running_status: 4, free_ca_mode: false, descriptors: &d,
-        }]);
+        let sdt_bytes = sdt::build(
+            9,
+            0x1234,
+            0,
+            &[sdt::SdtEntry {
+                service_id: 1,
+                eit_schedule: false,
+                eit_present_following: true,
+                running_status: 4,
+                free_ca_mode: false,
+                descriptors: &d,
+            }],
+        );
         assert_eq!(m.on_section(0x11, &sec(&sdt_bytes)), Some(Change::Sdt));
         assert_eq!(m.sdt(1).unwrap().name, "Srv_1");
         assert_eq!(m.original_network_id(), Some(0x1234));

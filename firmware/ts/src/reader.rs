@@ -296,7 +296,11 @@ mod tests {
             for chunk in [1, 7, 187, 188, 189, 204, 1000, 100_000] {
                 let mut r = PacketReader::new();
                 let pids = read_to_end(&mut r, &data, chunk);
-                assert_eq!(pids, (0..40).collect::<Vec<u16>>(), "framing {framing} chunk {chunk}");
+                assert_eq!(
+                    pids,
+                    (0..40).collect::<Vec<u16>>(),
+                    "framing {framing} chunk {chunk}"
+                );
                 assert_eq!(r.stats().framing, framing);
                 assert_eq!(r.stats().skipped_bytes, if framing == 192 { 4 } else { 0 });
                 assert_eq!(r.stats().sync_losses, 0);

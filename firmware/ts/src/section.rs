@@ -209,11 +209,7 @@ impl SectionAssembler {
         }
     }
 
-    fn append(
-        &mut self,
-        data: &[u8],
-        out: &mut impl FnMut(Result<Section<'_>, SectionError>),
-    ) {
+    fn append(&mut self, data: &[u8], out: &mut impl FnMut(Result<Section<'_>, SectionError>)) {
         let mut data = data;
         if self.expected == 0 {
             let need = 3 - self.len;
@@ -331,7 +327,10 @@ mod tests {
         assert!(err.is_empty(), "{err:?}");
         assert_eq!(ok, vec![big, small1, small2]);
         let s = Section::new(&ok[0]).unwrap();
-        assert_eq!((s.table_id(), s.table_id_extension(), s.version()), (0x42, 1, 3));
+        assert_eq!(
+            (s.table_id(), s.table_id_extension(), s.version()),
+            (0x42, 1, 3)
+        );
         assert_eq!(s.payload().len(), 900);
     }
 

@@ -149,10 +149,15 @@ mod tests {
     fn continuity_rules() {
         let mut t = PidTable::new();
         let ccs = [0u8, 1, 2, 2, 3, 5, 6, 6, 6, 7, 15, 0];
-        let errors: Vec<bool> = ccs.iter().map(|&cc| t.account(&pkt(0x100, cc, true)).cc_error).collect();
+        let errors: Vec<bool> = ccs
+            .iter()
+            .map(|&cc| t.account(&pkt(0x100, cc, true)).cc_error)
+            .collect();
         assert_eq!(
             errors,
-            [false, false, false, false, false, true, false, false, true, false, true, false]
+            [
+                false, false, false, false, false, true, false, false, true, false, true, false
+            ]
         );
         assert_eq!(t.get(0x100).cc_errors, 3);
         // Adaptation-only packets keep the counter.

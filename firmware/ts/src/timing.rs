@@ -50,7 +50,13 @@ impl PcrTimeline {
     }
 
     /// Records a PCR seen at `position`. The very first one is placed at `start_ns`.
-    pub fn observe(&mut self, position: u64, pcr: Pcr, discontinuity: bool, start_ns: i64) -> Anchor {
+    pub fn observe(
+        &mut self,
+        position: u64,
+        pcr: Pcr,
+        discontinuity: bool,
+        start_ns: i64,
+    ) -> Anchor {
         let anchor = match self.last {
             None => Anchor {
                 position,
@@ -60,12 +66,11 @@ impl PcrTimeline {
                 let packets = position.saturating_sub(last.position);
                 let step_ticks = pcr.ticks_since(last_pcr);
                 let step_ns = Pcr::ticks_to_ns(step_ticks);
-                let continuous = !discontinuity
-                    && packets > 0
-                    && step_ticks > 0
-                    && step_ns <= MAX_PCR_STEP_NS;
+                let continuous =
+                    !discontinuity && packets > 0 && step_ticks > 0 && step_ns <= MAX_PCR_STEP_NS;
                 if continuous {
-                    self.ns_per_packet_q16 = ((u128::from(step_ns) << 16) / u128::from(packets)) as u64;
+                    self.ns_per_packet_q16 =
+                        ((u128::from(step_ns) << 16) / u128::from(packets)) as u64;
                     self.measured = true;
                     Anchor {
                         position,
@@ -180,7 +185,10 @@ impl MuxClock {
             timeline: PcrTimeline::new(config.fallback_bitrate),
             reference_pid: None,
             reference_seen_ns: 0,
-            anchors: [Anchor { position: 0, stream_ns: 0 }; ANCHORS],
+            anchors: [Anchor {
+                position: 0,
+                stream_ns: 0,
+            }; ANCHORS],
             anchor_count: 0,
             newest: 0,
             newest_arrival_ns: 0,
@@ -212,7 +220,14 @@ impl MuxClock {
     }
 
     /// Feeds a PCR seen at `position`, in a chunk that arrived at `arrival_ns`.
-    pub fn on_pcr(&mut self, pid: u16, position: u64, pcr: Pcr, discontinuity: bool, arrival_ns: i64) {
+    pub fn on_pcr(
+        &mut self,
+        pid: u16,
+        position: u64,
+        pcr: Pcr,
+        discontinuity: bool,
+        arrival_ns: i64,
+    ) {
         let mut discontinuity = discontinuity;
         match self.reference_pid {
             Some(r) if r == pid => {}
@@ -384,19 +399,27 @@ mod tests {
             for i in 0..100u64 {
                 let position = burst as u64 * 100 + i;
                 if position.is_multiple_of(10) {
-                    clock.on_pcr(0x100, position, Pcr(position * TICKS_PER_MS), false, arrival);
+                    clock.on_pcr(
+                        0x100,
+                        position,
+                        Pcr(position * TICKS_PER_MS),
+                        false,
+                        arrival,
+                    );
                 }
                 pending.push((position, arrival));
             }
             // Every packet that can be placed is placed.
-            pending.retain(|&(position, arrival)| match clock.deadline(position, arrival, arrival) {
-                Some(d) => {
-                    // Never scheduled before it arrived.
-                    assert!(d >= arrival, "position {position} due before arrival");
-                    deadlines.push((position, d));
-                    false
+            pending.retain(|&(position, arrival)| {
+                match clock.deadline(position, arrival, arrival) {
+                    Some(d) => {
+                        // Never scheduled before it arrived.
+                        assert!(d >= arrival, "position {position} due before arrival");
+                        deadlines.push((position, d));
+                        false
+                    }
+                    None => true,
                 }
-                None => true,
             });
         }
         // After the first burst has set the delay, packets leave 1 ms apart, as their PCRs say.
@@ -404,7 +427,11 @@ mod tests {
         assert!(steady.len() > 1500);
         for w in steady.windows(2) {
             let gap = w[1].1 - w[0].1;
-            assert!((MS - 50_000..=MS + 50_000).contains(&gap), "gap {gap} at {:?}", w[0]);
+            assert!(
+                (MS - 50_000..=MS + 50_000).contains(&gap),
+                "gap {gap} at {:?}",
+                w[0]
+            );
         }
     }
 
@@ -422,19 +449,24 @@ mod tests {
                 clock.on_pcr(0x100, p, Pcr(p * TICKS_PER_MS), false, now);
             }
             waiting.push((p, now));
-            waiting.retain(|&(position, arrival)| match clock.deadline(position, arrival, now) {
-                Some(d) => {
-                    if position > 200 && d < now {
-                        late += 1;
+            waiting.retain(
+                |&(position, arrival)| match clock.deadline(position, arrival, now) {
+                    Some(d) => {
+                        if position > 200 && d < now {
+                            late += 1;
+                        }
+                        false
                     }
-                    false
-                }
-                None => true,
-            });
+                    None => true,
+                },
+            );
         }
         assert_eq!(late, 0, "packets scheduled in the past");
         let delay = clock.delay_ns().unwrap();
-        assert!((39 * MS..=41 * MS).contains(&delay), "the delay is one PCR interval: {delay}");
+        assert!(
+            (39 * MS..=41 * MS).contains(&delay),
+            "the delay is one PCR interval: {delay}"
+        );
     }
 
     #[test]
@@ -445,7 +477,11 @@ mod tests {
             let arrival = k as i64 * MS;
             clock.on_pcr(0x100, k * 10, Pcr(k * 10 * TICKS_PER_MS), false, arrival);
             let d = clock.deadline(k * 10, arrival, arrival).unwrap();
-            assert!(d - arrival <= clock.config().max_hold_ns, "held {} ms at {k}", (d - arrival) / MS);
+            assert!(
+                d - arrival <= clock.config().max_hold_ns,
+                "held {} ms at {k}",
+                (d - arrival) / MS
+            );
         }
     }
 
@@ -471,8 +507,20 @@ mod tests {
     fn a_second_program_clock_does_not_disturb_the_reference() {
         let mut clock = MuxClock::new(ClockConfig::default());
         for k in 0..10u64 {
-            clock.on_pcr(0x100, k * 10, Pcr(k * 10 * TICKS_PER_MS), false, (k * 10) as i64 * MS);
-            clock.on_pcr(0x200, k * 10 + 5, Pcr(999_999_999 + k), false, (k * 10) as i64 * MS);
+            clock.on_pcr(
+                0x100,
+                k * 10,
+                Pcr(k * 10 * TICKS_PER_MS),
+                false,
+                (k * 10) as i64 * MS,
+            );
+            clock.on_pcr(
+                0x200,
+                k * 10 + 5,
+                Pcr(999_999_999 + k),
+                false,
+                (k * 10) as i64 * MS,
+            );
         }
         assert_eq!(clock.reference_pid(), Some(0x100));
         assert_eq!(clock.stream_time(45, 0) - clock.stream_time(40, 0), 5 * MS);

@@ -3,11 +3,11 @@
 //! multicast on the loopback interface (TTL 1: nothing leaves the machine).
 
 use crate::{daemon, logging};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use dvbgate_control::{Supervisor, SupervisorOptions};
-use dvbgate_inputs::file::FilePlayer;
 use dvbgate_inputs::InputOptions;
+use dvbgate_inputs::file::FilePlayer;
 use dvbgate_store::{NewChannel, NewInput, Settings, Store};
 use dvbgate_ts::analyze::Analyzer;
 use std::io::Read;
@@ -40,7 +40,11 @@ const PROBE_BYTES: usize = 16 << 20;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     logging::init();
-    let files = if args.inputs.is_empty() { vec![bundled_multiplex()?] } else { args.inputs.clone() };
+    let files = if args.inputs.is_empty() {
+        vec![bundled_multiplex()?]
+    } else {
+        args.inputs.clone()
+    };
     // Refuse bad files and a taken port before anything starts.
     let mut probed = Vec::new();
     for file in &files {
@@ -56,14 +60,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             d.clone()
         }
         None => {
-            temporary = tempfile::Builder::new().prefix("dvbgate-demo-").tempdir().context("cannot create a temporary directory")?;
+            temporary = tempfile::Builder::new()
+                .prefix("dvbgate-demo-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
             temporary.path().to_path_buf()
         }
     };
-    let store = Arc::new(Store::open(&data).with_context(|| format!("cannot open the configuration in {}", data.display()))?);
+    let store = Arc::new(
+        Store::open(&data)
+            .with_context(|| format!("cannot open the configuration in {}", data.display()))?,
+    );
     let settings = Settings {
         multicast_interface: Some("lo".into()),
-        pool: args.multicast_pool.parse().map_err(|e| anyhow::anyhow!("--multicast-pool {}: {e}", args.multicast_pool))?,
+        pool: args
+            .multicast_pool
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--multicast-pool {}: {e}", args.multicast_pool))?,
         base_port: args.multicast_port,
         ttl: 1,
         ..store.settings()?
@@ -86,8 +99,14 @@ fn bundled_multiplex() -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("DVBGATE_DEMO_MUX") {
         return Ok(PathBuf::from(p));
     }
-    let mut candidates = vec![PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo-mux.ts"))];
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    let mut candidates = vec![PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/demo-mux.ts"
+    ))];
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         candidates.push(dir.join("../share/dvbgate/demo-mux.ts"));
     }
     candidates.push(PathBuf::from("/usr/share/dvbgate/demo-mux.ts"));
@@ -118,18 +137,32 @@ fn services_in(file: &Path) -> anyhow::Result<Vec<(u16, String)>> {
         .services
         .iter()
         .filter(|s| s.in_pat && s.pcr_pid.is_some())
-        .map(|s| (s.service_id, s.name.clone().unwrap_or_else(|| format!("Service {}", s.service_id))))
+        .map(|s| {
+            (
+                s.service_id,
+                s.name
+                    .clone()
+                    .unwrap_or_else(|| format!("Service {}", s.service_id)),
+            )
+        })
         .collect())
 }
 
 /// One input per file and one channel per service, unless a kept configuration has them.
 fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow::Result<()> {
     for (file, services) in probed {
-        let url = format!("file://{}", std::fs::canonicalize(file).unwrap_or_else(|_| file.clone()).display());
+        let url = format!(
+            "file://{}",
+            std::fs::canonicalize(file)
+                .unwrap_or_else(|_| file.clone())
+                .display()
+        );
         let input = match store.inputs()?.into_iter().find(|i| i.url == url) {
             Some(i) => i,
             None => store.add_input(NewInput {
-                name: file.file_name().map_or_else(|| url.clone(), |n| n.to_string_lossy().into_owned()),
+                name: file
+                    .file_name()
+                    .map_or_else(|| url.clone(), |n| n.to_string_lossy().into_owned()),
                 url,
                 enabled: true,
                 auto_channels: true,
@@ -137,7 +170,10 @@ fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow:
         };
         let existing = store.channels()?;
         for (service_id, name) in services {
-            if existing.iter().any(|c| c.input_id == input.id && c.service_id == *service_id) {
+            if existing
+                .iter()
+                .any(|c| c.input_id == input.id && c.service_id == *service_id)
+            {
                 continue;
             }
             store.add_channel(NewChannel::new(input.id, *service_id, name.clone()))?;
@@ -149,9 +185,16 @@ fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow:
 fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
     let channels = store.channels()?;
     let inputs = store.inputs()?;
-    println!("dvbgate demo: {} channels from {} input(s)", channels.len(), inputs.len());
+    println!(
+        "dvbgate demo: {} channels from {} input(s)",
+        channels.len(),
+        inputs.len()
+    );
     println!();
-    println!("  {:>4}  {:<28} multicast on the loopback interface", "#", "channel");
+    println!(
+        "  {:>4}  {:<28} multicast on the loopback interface",
+        "#", "channel"
+    );
     for c in &channels {
         let url = dvbgate_net::url::display_output(
             match c.output.protocol {

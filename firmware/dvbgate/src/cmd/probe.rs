@@ -35,15 +35,22 @@ impl InputSink for Feed<'_> {
 pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let mut analyzer = Analyzer::new();
     let analysis = if args.target.starts_with("udp://") || args.target.starts_with("rtp://") {
-        let mut input = UdpInput::open(&args.target, &InputOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut input = UdpInput::open(&args.target, &InputOptions::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let start = Instant::now();
         let until = start + Duration::from_secs_f64(args.duration.max(0.1));
         while Instant::now() < until {
-            input.poll(Instant::now(), &mut Feed(&mut analyzer)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            input
+                .poll(Instant::now(), &mut Feed(&mut analyzer))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             std::thread::sleep(Duration::from_millis(5));
         }
         if input.stats().bytes == 0 {
-            anyhow::bail!("{}: nothing received in {:.1} s", args.target, args.duration);
+            anyhow::bail!(
+                "{}: nothing received in {:.1} s",
+                args.target,
+                args.duration
+            );
         }
         analyzer.finish(Some(start.elapsed().as_secs_f64()))
     } else {
@@ -51,7 +58,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
         let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
         let mut buf = vec![0; 1 << 20];
         loop {
-            let n = f.read(&mut buf).with_context(|| format!("cannot read {path}"))?;
+            let n = f
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {path}"))?;
             if n == 0 {
                 break;
             }
@@ -60,7 +69,10 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
         analyzer.finish(None)
     };
     if analysis.packets == 0 {
-        anyhow::bail!("{}: not an MPEG transport stream (no packet found)", args.target);
+        anyhow::bail!(
+            "{}: not an MPEG transport stream (no packet found)",
+            args.target
+        );
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
@@ -82,8 +94,13 @@ fn ms(v: Option<f64>) -> String {
 pub fn render(a: &Analysis) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let mbps = a.bitrate_bps.map_or_else(|| "unknown bitrate".into(), |b| format!("{:.2} Mbit/s", b as f64 / 1e6));
-    let span = a.duration_ms.map_or_else(String::new, |d| format!(" over {:.1} s", d / 1000.0));
+    let mbps = a.bitrate_bps.map_or_else(
+        || "unknown bitrate".into(),
+        |b| format!("{:.2} Mbit/s", b as f64 / 1e6),
+    );
+    let span = a
+        .duration_ms
+        .map_or_else(String::new, |d| format!(" over {:.1} s", d / 1000.0));
     let _ = writeln!(
         s,
         "transport stream {} (original network {}), {} packets, {mbps}{span}",
@@ -106,7 +123,9 @@ pub fn render(a: &Analysis) -> String {
     }
     let _ = writeln!(s, "\n{} service(s):", a.services.len());
     for svc in &a.services {
-        let kind = svc.kind.map_or("?".into(), |k| format!("{k:?}").to_lowercase());
+        let kind = svc
+            .kind
+            .map_or("?".into(), |k| format!("{k:?}").to_lowercase());
         let _ = writeln!(
             s,
             "  service {:>5} {:<24} provider {:<16} {:<5} {}PMT {} PCR {}{}",
@@ -117,7 +136,11 @@ pub fn render(a: &Analysis) -> String {
             if svc.scrambled { "scrambled, " } else { "" },
             hex(svc.pmt_pid),
             hex(svc.pcr_pid),
-            if svc.in_pat { "" } else { " (SDT only, not in the PAT)" },
+            if svc.in_pat {
+                ""
+            } else {
+                " (SDT only, not in the PAT)"
+            },
         );
         for es in &svc.streams {
             let _ = writeln!(
@@ -133,9 +156,16 @@ pub fn render(a: &Analysis) -> String {
     }
     let _ = writeln!(s, "\nPIDs:");
     for (pid, p) in &a.pids {
-        let rate = p.bitrate_bps.map_or_else(|| "".into(), |b| format!("{:>9.1} kbit/s", b as f64 / 1e3));
+        let rate = p
+            .bitrate_bps
+            .map_or_else(|| "".into(), |b| format!("{:>9.1} kbit/s", b as f64 / 1e3));
         let pcr = p.pcr.map_or_else(String::new, |c| {
-            format!("  PCR {} (max {}, {} jumps)", c.count, ms(c.max_interval_ms), c.jumps)
+            format!(
+                "  PCR {} (max {}, {} jumps)",
+                c.count,
+                ms(c.max_interval_ms),
+                c.jumps
+            )
         });
         let _ = writeln!(
             s,
@@ -144,7 +174,11 @@ pub fn render(a: &Analysis) -> String {
             p.counters.packets,
             p.counters.cc_errors,
             p.counters.transport_errors,
-            if p.counters.scrambled > 0 { "  scrambled" } else { "" },
+            if p.counters.scrambled > 0 {
+                "  scrambled"
+            } else {
+                ""
+            },
             pcr
         );
     }
@@ -152,7 +186,13 @@ pub fn render(a: &Analysis) -> String {
     let _ = writeln!(s, "\ntables (sections): {}", tables.join(", "));
     let crc_tables: Vec<String> = (0..=255u8)
         .filter(|t| a.section_errors.crc_by_table[usize::from(*t)] > 0)
-        .map(|t| format!("{} {}", table_id::name(t), a.section_errors.crc_by_table[usize::from(t)]))
+        .map(|t| {
+            format!(
+                "{} {}",
+                table_id::name(t),
+                a.section_errors.crc_by_table[usize::from(t)]
+            )
+        })
         .collect();
     let _ = writeln!(
         s,
@@ -160,7 +200,11 @@ pub fn render(a: &Analysis) -> String {
         a.cc_errors,
         a.transport_errors,
         a.section_errors.crc,
-        if crc_tables.is_empty() { String::new() } else { format!(" ({})", crc_tables.join(", ")) },
+        if crc_tables.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", crc_tables.join(", "))
+        },
         a.reader.sync_losses,
         a.reader.skipped_bytes,
         a.reader.truncated_bytes

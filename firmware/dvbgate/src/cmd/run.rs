@@ -24,8 +24,12 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     logging::init();
     let listener = daemon::bind(args.listen)?;
-    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
-    let store = Arc::new(Store::open(&args.data).with_context(|| format!("cannot open the configuration in {}", args.data.display()))?);
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create {}", args.data.display()))?;
+    let store =
+        Arc::new(Store::open(&args.data).with_context(|| {
+            format!("cannot open the configuration in {}", args.data.display())
+        })?);
     let supervisor = Supervisor::new(store, SupervisorOptions::default());
     for (_, why) in supervisor.reconcile()? {
         warn!("{why}");

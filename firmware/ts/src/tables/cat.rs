@@ -1,6 +1,6 @@
 //! Conditional Access Table (ISO/IEC 13818-1 §2.4.4.6): which CA systems send EMMs, and where.
 
-use super::{malformed, table_id, TableError};
+use super::{TableError, malformed, table_id};
 use crate::descriptor;
 use crate::section::Section;
 

@@ -2,9 +2,9 @@
 //! following) and the schedule. The backbone forwards present/following sections as they
 //! are; the EPG parses events.
 
-use super::{be16, len12, malformed, TableError};
 use super::time;
-use crate::descriptor::{tag, Descriptors};
+use super::{TableError, be16, len12, malformed};
+use crate::descriptor::{Descriptors, tag};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 
@@ -90,7 +90,11 @@ impl<'a> Event<'a> {
         let name = p.get(4..4 + name_len)?;
         let text_len = usize::from(*p.get(4 + name_len)?);
         let text = p.get(5 + name_len..5 + name_len + text_len)?;
-        Some(ShortEvent { language, name, text })
+        Some(ShortEvent {
+            language,
+            name,
+            text,
+        })
     }
 }
 
@@ -119,7 +123,13 @@ pub struct EitHeader {
 }
 
 pub fn build(h: &EitHeader, events: &[EventEntry<'_>]) -> Vec<u8> {
-    let mut b = SectionBuilder::long(h.table_id, h.service_id, h.version, h.section_number, h.last_section_number);
+    let mut b = SectionBuilder::long(
+        h.table_id,
+        h.service_id,
+        h.version,
+        h.section_number,
+        h.last_section_number,
+    );
     b.push_u16(h.transport_stream_id);
     b.push_u16(h.original_network_id);
     b.push_u8(h.segment_last_section_number);
@@ -175,7 +185,13 @@ mod tests {
         };
         let bytes = build(
             &header,
-            &[EventEntry { event_id: 77, start: 1_700_000_000, duration: 1800, running_status: 4, descriptors: &d }],
+            &[EventEntry {
+                event_id: 77,
+                start: 1_700_000_000,
+                duration: 1800,
+                running_status: 4,
+                descriptors: &d,
+            }],
         );
         let s = Section::new(&bytes).unwrap();
         let eit = parse(&s).unwrap();
@@ -186,6 +202,9 @@ mod tests {
         assert_eq!(events[0].duration, Some(1800));
         assert_eq!(events[0].running_status, 4);
         let se = events[0].short_event().unwrap();
-        assert_eq!((&se.language, se.name, se.text), (b"eng", &b"News"[..], &b"The news at one"[..]));
+        assert_eq!(
+            (&se.language, se.name, se.text),
+            (b"eng", &b"News"[..], &b"The news at one"[..])
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Network Information Table (ETSI EN 300 468 §5.2.1): the network's id and name and the
 //! multiplexes it carries, with their delivery parameters (which a scan follows).
 
-use super::{be16, len12, malformed, table_id, TableError};
-use crate::descriptor::{tag, Descriptors};
+use super::{TableError, be16, len12, malformed, table_id};
+use crate::descriptor::{Descriptors, tag};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 
@@ -30,7 +30,9 @@ pub fn parse<'a>(section: &Section<'a>) -> Result<Nit<'a>, TableError> {
     };
     let p = section.payload();
     let nd_len = len12(p, 0).ok_or(malformed("NIT", "too short"))?;
-    let network_descriptors = p.get(2..2 + nd_len).ok_or(malformed("NIT", "network descriptors beyond the section"))?;
+    let network_descriptors = p
+        .get(2..2 + nd_len)
+        .ok_or(malformed("NIT", "network descriptors beyond the section"))?;
     let ts_len = len12(p, 2 + nd_len).ok_or(malformed("NIT", "too short"))?;
     let start = 4 + nd_len;
     let ts_loop = p.get(start..(start + ts_len).min(p.len())).unwrap_or(&[]);
@@ -69,7 +71,11 @@ impl<'a> Nit<'a> {
 /// The delivery system a transport's descriptors describe, for diagnostics.
 pub fn delivery_system(descriptors: &[u8]) -> Option<&'static str> {
     Descriptors::new(descriptors).find_map(|d| match d.tag {
-        tag::SATELLITE_DELIVERY => Some(if d.payload.get(6).is_some_and(|b| b & 0x04 != 0) { "DVB-S2" } else { "DVB-S" }),
+        tag::SATELLITE_DELIVERY => Some(if d.payload.get(6).is_some_and(|b| b & 0x04 != 0) {
+            "DVB-S2"
+        } else {
+            "DVB-S"
+        }),
         tag::CABLE_DELIVERY => Some("DVB-C"),
         tag::TERRESTRIAL_DELIVERY => Some("DVB-T"),
         tag::EXTENSION => match d.payload.first() {
@@ -119,12 +125,30 @@ mod tests {
     #[test]
     fn round_trip() {
         let name = network_name_descriptor("dvbgate demo");
-        let terrestrial = [tag::TERRESTRIAL_DELIVERY, 11, 0x03, 0x2A, 0x5C, 0x40, 0x1F, 0x81, 0x0A, 0xFF, 0xFF, 0xFF, 0xFF];
+        let terrestrial = [
+            tag::TERRESTRIAL_DELIVERY,
+            11,
+            0x03,
+            0x2A,
+            0x5C,
+            0x40,
+            0x1F,
+            0x81,
+            0x0A,
+            0xFF,
+            0xFF,
+            0xFF,
+            0xFF,
+        ];
         let bytes = build(
             0x3001,
             2,
             &name,
-            &[NitTransport { transport_stream_id: 1, original_network_id: 0x20FA, descriptors: &terrestrial }],
+            &[NitTransport {
+                transport_stream_id: 1,
+                original_network_id: 0x20FA,
+                descriptors: &terrestrial,
+            }],
         );
         let s = Section::new(&bytes).unwrap();
         let nit = parse(&s).unwrap();

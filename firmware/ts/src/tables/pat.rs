@@ -1,6 +1,6 @@
 //! Program Association Table (ISO/IEC 13818-1 §2.4.4.3).
 
-use super::{malformed, table_id, TableError};
+use super::{TableError, malformed, table_id};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 use mpeg2ts_reader::psi::pat::{PatSection, ProgramDescriptor};
@@ -20,7 +20,10 @@ pub fn parse(section: &Section<'_>) -> Result<PatSectionInfo, TableError> {
     }
     let payload = section.payload();
     if !payload.len().is_multiple_of(4) {
-        return Err(malformed("PAT", "program loop is not a multiple of 4 bytes"));
+        return Err(malformed(
+            "PAT",
+            "program loop is not a multiple of 4 bytes",
+        ));
     }
     let mut info = PatSectionInfo {
         transport_stream_id: section.table_id_extension(),

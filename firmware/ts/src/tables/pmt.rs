@@ -3,8 +3,8 @@
 //! Parsed into a borrowed view that keeps descriptor loops raw, so the remuxer can copy them
 //! exactly or filter them (CA descriptors, chosen streams).
 
-use super::{len12, malformed, pid13, table_id, TableError};
-use crate::descriptor::{tag, Descriptors};
+use super::{TableError, len12, malformed, pid13, table_id};
+use crate::descriptor::{Descriptors, tag};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 
@@ -68,10 +68,14 @@ impl<'a> Pmt<'a> {
 
     /// True if the program or any stream declares conditional access.
     pub fn has_ca(&self) -> bool {
-        crate::descriptor::ca_descriptors(self.program_info).next().is_some()
-            || self
-                .streams()
-                .any(|s| crate::descriptor::ca_descriptors(s.es_info).next().is_some())
+        crate::descriptor::ca_descriptors(self.program_info)
+            .next()
+            .is_some()
+            || self.streams().any(|s| {
+                crate::descriptor::ca_descriptors(s.es_info)
+                    .next()
+                    .is_some()
+            })
     }
 
     /// A registration descriptor's format identifier at program level, e.g. `b"HDMV"`.
@@ -125,7 +129,11 @@ pub enum StreamKind {
 /// Classifies a stream and names its codec the way ffprobe does, from the stream type and,
 /// for private PES (0x06), the DVB descriptors. `registration` is the program-level format
 /// identifier, which gives the 0x80..0x8F range its Blu-ray (HDMV) meaning.
-pub fn classify(stream_type: u8, es_info: &[u8], registration: Option<[u8; 4]>) -> (StreamKind, &'static str) {
+pub fn classify(
+    stream_type: u8,
+    es_info: &[u8],
+    registration: Option<[u8; 4]>,
+) -> (StreamKind, &'static str) {
     use StreamKind::*;
     let hdmv = registration == Some(*b"HDMV");
     match stream_type {
@@ -185,9 +193,21 @@ mod tests {
             0x100,
             &ca,
             &[
-                StreamEntry { stream_type: 0x1B, pid: 0x100, es_info: &[] },
-                StreamEntry { stream_type: 0x04, pid: 0x101, es_info: &lang },
-                StreamEntry { stream_type: 0x06, pid: 0x102, es_info: &ttx },
+                StreamEntry {
+                    stream_type: 0x1B,
+                    pid: 0x100,
+                    es_info: &[],
+                },
+                StreamEntry {
+                    stream_type: 0x04,
+                    pid: 0x101,
+                    es_info: &lang,
+                },
+                StreamEntry {
+                    stream_type: 0x06,
+                    pid: 0x102,
+                    es_info: &ttx,
+                },
             ],
         );
         let s = Section::new(&bytes).unwrap();
@@ -198,9 +218,18 @@ mod tests {
         let streams: Vec<_> = pmt.streams().collect();
         assert_eq!(streams.len(), 3);
         assert_eq!(streams[1].es_info, &lang);
-        assert_eq!(classify(streams[0].stream_type, streams[0].es_info, None), (StreamKind::Video, "h264"));
-        assert_eq!(classify(streams[2].stream_type, streams[2].es_info, None), (StreamKind::Teletext, "dvb_teletext"));
-        assert_eq!(crate::descriptor::languages(streams[2].es_info), vec!["fra"]);
+        assert_eq!(
+            classify(streams[0].stream_type, streams[0].es_info, None),
+            (StreamKind::Video, "h264")
+        );
+        assert_eq!(
+            classify(streams[2].stream_type, streams[2].es_info, None),
+            (StreamKind::Teletext, "dvb_teletext")
+        );
+        assert_eq!(
+            crate::descriptor::languages(streams[2].es_info),
+            vec!["fra"]
+        );
     }
 
     #[test]

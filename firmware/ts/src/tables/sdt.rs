@@ -1,7 +1,7 @@
 //! Service Description Table (ETSI EN 300 468 §5.2.3): service names, providers and types.
 
-use super::{be16, len12, malformed, table_id, TableError};
-use crate::descriptor::{tag, Descriptors};
+use super::{TableError, be16, len12, malformed, table_id};
+use crate::descriptor::{Descriptors, tag};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 
@@ -155,7 +155,11 @@ pub fn build(
 pub fn service_descriptor(service_type: u8, provider: &str, name: &str) -> Vec<u8> {
     let provider = crate::text::encode(provider);
     let name = crate::text::encode(name);
-    let mut d = vec![tag::SERVICE, (3 + provider.len() + name.len()) as u8, service_type];
+    let mut d = vec![
+        tag::SERVICE,
+        (3 + provider.len() + name.len()) as u8,
+        service_type,
+    ];
     d.push(provider.len() as u8);
     d.extend_from_slice(&provider);
     d.push(name.len() as u8);
@@ -176,21 +180,41 @@ mod tests {
             0x20FA,
             1,
             &[
-                SdtEntry { service_id: 1, eit_schedule: true, eit_present_following: true, running_status: 4, free_ca_mode: false, descriptors: &d1 },
-                SdtEntry { service_id: 2, eit_schedule: false, eit_present_following: true, running_status: 4, free_ca_mode: true, descriptors: &d2 },
+                SdtEntry {
+                    service_id: 1,
+                    eit_schedule: true,
+                    eit_present_following: true,
+                    running_status: 4,
+                    free_ca_mode: false,
+                    descriptors: &d1,
+                },
+                SdtEntry {
+                    service_id: 2,
+                    eit_schedule: false,
+                    eit_present_following: true,
+                    running_status: 4,
+                    free_ca_mode: true,
+                    descriptors: &d2,
+                },
             ],
         );
         let s = Section::new(&bytes).unwrap();
         let sdt = parse(&s).unwrap();
         assert!(sdt.actual);
-        assert_eq!((sdt.transport_stream_id, sdt.original_network_id), (7, 0x20FA));
+        assert_eq!(
+            (sdt.transport_stream_id, sdt.original_network_id),
+            (7, 0x20FA)
+        );
         let services: Vec<_> = sdt.services().collect();
         assert_eq!(services.len(), 2);
         assert!(services[0].eit_schedule && services[0].eit_present_following);
         assert!(services[1].free_ca_mode && !services[1].eit_schedule);
         assert_eq!(services[1].running_status, 4);
         let sd = services[0].service_descriptor().unwrap();
-        assert_eq!((sd.service_type, sd.provider, sd.name), (0x19, &b"dvbgate"[..], &b"Demo HD"[..]));
+        assert_eq!(
+            (sd.service_type, sd.provider, sd.name),
+            (0x19, &b"dvbgate"[..], &b"Demo HD"[..])
+        );
         assert_eq!(service_kind(sd.service_type), ServiceKind::Tv);
     }
 }

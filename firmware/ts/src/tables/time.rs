@@ -1,7 +1,7 @@
 //! Time in DVB SI (ETSI EN 300 468 Annex C): MJD dates and BCD times; the TDT and TOT
 //! (§5.2.5, §5.2.6) that carry the broadcaster's UTC clock.
 
-use super::{len12, malformed, table_id, TableError};
+use super::{TableError, len12, malformed, table_id};
 use crate::section::Section;
 use crate::write::SectionBuilder;
 
@@ -38,7 +38,13 @@ pub fn encode_utc(unix: i64) -> [u8; 5] {
     let secs = unix.rem_euclid(86_400) as u32;
     let mjd = (days + MJD_UNIX_EPOCH).clamp(0, 0xFFFF) as u16;
     let m = mjd.to_be_bytes();
-    [m[0], m[1], to_bcd(secs / 3600), to_bcd(secs / 60 % 60), to_bcd(secs % 60)]
+    [
+        m[0],
+        m[1],
+        to_bcd(secs / 3600),
+        to_bcd(secs / 60 % 60),
+        to_bcd(secs % 60),
+    ]
 }
 
 /// Decodes a 24-bit BCD duration (hh mm ss) to seconds.
@@ -48,7 +54,11 @@ pub fn decode_duration(field: &[u8]) -> Option<u32> {
 }
 
 pub fn encode_duration(seconds: u32) -> [u8; 3] {
-    [to_bcd(seconds / 3600), to_bcd(seconds / 60 % 60), to_bcd(seconds % 60)]
+    [
+        to_bcd(seconds / 3600),
+        to_bcd(seconds / 60 % 60),
+        to_bcd(seconds % 60),
+    ]
 }
 
 /// The UTC time from a TDT or TOT section.
@@ -64,7 +74,8 @@ pub fn parse_utc(section: &Section<'_>) -> Result<i64, TableError> {
 pub fn tot_descriptors<'a>(section: &Section<'a>) -> Result<&'a [u8], TableError> {
     let p = section.payload();
     let len = len12(p, 5).ok_or(malformed("TOT", "too short"))?;
-    p.get(7..7 + len).ok_or(malformed("TOT", "descriptor loop beyond the section"))
+    p.get(7..7 + len)
+        .ok_or(malformed("TOT", "descriptor loop beyond the section"))
 }
 
 pub fn build_tdt(unix: i64) -> Vec<u8> {
@@ -103,7 +114,9 @@ mod tests {
         let t = 1_700_000_000;
         let tdt = build_tdt(t);
         assert_eq!(parse_utc(&Section::new(&tdt).unwrap()), Ok(t));
-        let lto = [0x58, 13, b'F', b'R', b'A', 0x02, 0x01, 0x00, 0xDD, 0xE2, 0x01, 0x00, 0x00, 0x01, 0x00];
+        let lto = [
+            0x58, 13, b'F', b'R', b'A', 0x02, 0x01, 0x00, 0xDD, 0xE2, 0x01, 0x00, 0x00, 0x01, 0x00,
+        ];
         let tot = build_tot(t, &lto);
         let s = Section::new(&tot).unwrap();
         assert!(s.has_crc());
