@@ -16,9 +16,11 @@ use dvbgate_ts::packet::{self, RawPacket, pids};
 use dvbgate_ts::tables::{pat, pmt, sdt};
 use dvbgate_ts::write::Packetizer;
 
-/// PAT and PMT go out at least this often. Zapping waits for them; DVB asks for 100 ms at
-/// most, and the interval is checked per input chunk, so we aim below.
-pub const PSI_INTERVAL_NS: i64 = 80_000_000;
+/// PAT and PMT go out this often. Zapping waits for them and we promise at most 100 ms;
+/// a receiver sees our repetition plus pacing jitter, and measuring a VBR output between
+/// PCRs adds up to a PCR interval of uncertainty, so we aim well below. Two packets every
+/// 60 ms cost about 60 kbit/s per channel.
+pub const PSI_INTERVAL_NS: i64 = 60_000_000;
 /// SDT and EIT present/following: EN 300 468 allows up to 2 s.
 pub const SI_INTERVAL_NS: i64 = 1_000_000_000;
 
