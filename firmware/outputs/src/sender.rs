@@ -9,6 +9,7 @@
 use dvbgate_net::socket::{self, SendOptions, SocketError};
 use dvbgate_net::{Protocol, rtp};
 use dvbgate_remux::datagram::HEADER_ROOM;
+use dvbgate_ts::PACKET_SIZE;
 use dvbgate_remux::{ChannelKey, ServiceRemuxer};
 use dvbgate_ts::timing::MuxClock;
 use nix::errno::Errno;
@@ -51,6 +52,16 @@ struct Output {
     last_error: Option<String>,
 }
 
+/// What the sender asked of the kernel: how well batching works.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SenderStats {
+    /// `sendmmsg` calls.
+    pub calls: u64,
+    /// Messages in them; with GSO one message carries a run of datagrams.
+    pub messages: u64,
+    pub datagrams: u64,
+}
+
 /// One datagram queue's share of a tick.
 #[derive(Clone, Copy, Debug, Default)]
 struct Planned {
@@ -64,14 +75,25 @@ struct Planned {
     bytes: u64,
 }
 
+/// A socket shared by the outputs with equal options.
+struct OutputSocket {
+    options: SendOptions,
+    socket: Socket,
+    /// Whether the kernel takes UDP GSO on this socket (until it says otherwise).
+    gso: bool,
+}
+
 /// See the module docs. Lives on its pipeline thread (the batch headers are not `Send`).
 pub struct Sender {
-    sockets: Vec<(SendOptions, Socket)>,
+    sockets: Vec<OutputSocket>,
     outputs: HashMap<ChannelKey, Output>,
     headers: MultiHeaders<SockaddrStorage>,
+    /// The same, with room for a UDP_SEGMENT control message in each.
+    headers_gso: MultiHeaders<SockaddrStorage>,
     plan: Vec<Planned>,
     /// Seed for RTP synchronisation sources, distinct per output.
     next_ssrc: u32,
+    stats: SenderStats,
 }
 
 impl Default for Sender {
@@ -86,8 +108,10 @@ impl Sender {
             sockets: Vec::new(),
             outputs: HashMap::new(),
             headers: MultiHeaders::preallocate(BATCH, None),
+            headers_gso: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(u16))),
             plan: Vec::new(),
             next_ssrc: std::process::id().wrapping_mul(0x9E37_79B9),
+            stats: SenderStats::default(),
         }
     }
 
@@ -96,11 +120,14 @@ impl Sender {
         if self.outputs.get(&key).is_some_and(|o| o.spec == spec) {
             return Ok(());
         }
-        let socket = match self.sockets.iter().position(|(o, _)| *o == spec.send) {
+        let socket = match self.sockets.iter().position(|s| s.options == spec.send) {
             Some(i) => i,
             None => {
-                self.sockets
-                    .push((spec.send.clone(), socket::sender(&spec.send)?));
+                self.sockets.push(OutputSocket {
+                    options: spec.send.clone(),
+                    socket: socket::sender(&spec.send)?,
+                    gso: true,
+                });
                 self.sockets.len() - 1
             }
         };
@@ -146,6 +173,10 @@ impl Sender {
                 o.socket = i;
             }
         }
+    }
+
+    pub fn stats(&self) -> SenderStats {
+        self.stats
     }
 
     pub fn counters(&self, key: ChannelKey) -> Option<OutputCounters> {
@@ -241,13 +272,13 @@ impl Sender {
         }
     }
 
-    /// Pass 2: the datagrams planned for one socket, in batches.
+    /// Pass 2: the datagrams planned for one socket. Each `sendmmsg` message carries a run
+    /// of one channel's datagrams, which the kernel cuts into datagrams itself (UDP GSO):
+    /// one trip through the send path per run instead of per datagram. Sockets where the
+    /// kernel refuses GSO fall back to one datagram per message.
     fn send_socket(&mut self, socket: usize, channels: &[(ChannelKey, ServiceRemuxer)]) {
-        let fd = self.sockets[socket].1.as_raw_fd();
-        let mut iovs: [[IoSlice<'_>; 1]; BATCH] = [[IoSlice::new(&[])]; BATCH];
-        let mut addrs: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
-        let mut owner = [0usize; BATCH];
-        let mut fill = 0;
+        let gso = self.sockets[socket].gso;
+        let mut batch = Batch::new(gso);
         for p in 0..self.plan.len() {
             let planned = self.plan[p];
             if planned.socket != socket {
@@ -257,95 +288,162 @@ impl Sender {
             let Some(destination) = self.outputs.get(key).map(|o| o.destination) else {
                 continue;
             };
+            let segment = HEADER_ROOM - planned.skip + ch.ring().packets_per_datagram() * PACKET_SIZE;
             for (_, slot) in ch.ring().front(planned.due) {
-                iovs[fill] = [IoSlice::new(&slot[planned.skip..])];
-                addrs[fill] = Some(destination);
-                owner[fill] = p;
-                fill += 1;
-                if fill == BATCH {
-                    if !flush(
-                        fd,
-                        &mut self.headers,
-                        &iovs,
-                        &addrs,
-                        &owner,
-                        fill,
-                        &mut self.plan,
-                        &mut self.outputs,
-                        channels,
-                    ) {
+                if !batch.add(p, destination, segment, &slot[planned.skip..]) {
+                    if !self.flush(socket, &mut batch, channels) {
                         return; // the socket is full: the rest waits for the next tick
                     }
-                    fill = 0;
+                    batch.clear();
+                    let added = batch.add(p, destination, segment, &slot[planned.skip..]);
+                    debug_assert!(added, "an empty batch takes any datagram");
                 }
             }
         }
-        if fill > 0 {
-            flush(
-                fd,
-                &mut self.headers,
-                &iovs,
-                &addrs,
-                &owner,
-                fill,
-                &mut self.plan,
-                &mut self.outputs,
-                channels,
-            );
+        if !batch.is_empty() {
+            self.flush(socket, &mut batch, channels);
         }
+    }
+
+    /// Sends a batch; returns false if the socket would block.
+    fn flush(&mut self, socket: usize, batch: &mut Batch<'_>, channels: &[(ChannelKey, ServiceRemuxer)]) -> bool {
+        let fd = self.sockets[socket].socket.as_raw_fd();
+        let mut start = 0;
+        while start < batch.messages {
+            let slices: [&[IoSlice<'_>]; BATCH] = std::array::from_fn(|m| {
+                let (from, to) = batch.ranges[m];
+                &batch.iovs[from..to]
+            });
+            let result = if batch.gso {
+                let segment = batch.segment as u16;
+                let cmsg = [ControlMessage::UdpGsoSegments(&segment)];
+                sendmmsg(fd, &mut self.headers_gso, &slices[start..batch.messages], &batch.addrs[start..batch.messages], cmsg, MsgFlags::MSG_DONTWAIT)
+                    .map(|r| r.count())
+            } else {
+                let none: [ControlMessage<'_>; 0] = [];
+                sendmmsg(fd, &mut self.headers, &slices[start..batch.messages], &batch.addrs[start..batch.messages], none, MsgFlags::MSG_DONTWAIT)
+                    .map(|r| r.count())
+            };
+            match result {
+                Ok(0) => return false,
+                Ok(sent) => {
+                    self.stats.calls += 1;
+                    self.stats.messages += sent as u64;
+                    for m in start..start + sent {
+                        let p = &mut self.plan[batch.owner[m]];
+                        p.done += batch.datagrams[m];
+                        p.bytes += batch.bytes[m];
+                        self.stats.datagrams += batch.datagrams[m] as u64;
+                    }
+                    start += sent;
+                }
+                Err(Errno::EAGAIN | Errno::ENOBUFS) => return false,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EINVAL | Errno::EIO | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP) if batch.gso => {
+                    // No GSO on this path (old kernel, device without checksum offload):
+                    // from now on one datagram per message. What was not sent is sent next tick.
+                    self.sockets[socket].gso = false;
+                    return false;
+                }
+                Err(e) => {
+                    // The first message was refused: count its datagrams and move on, so one
+                    // unreachable receiver cannot hold up the others.
+                    let p = &mut self.plan[batch.owner[start]];
+                    p.done += batch.datagrams[start];
+                    p.failed += batch.datagrams[start];
+                    let key = channels[p.channel].0;
+                    if let Some(o) = self.outputs.get_mut(&key) {
+                        o.last_error = Some(format!("sending to {} failed: {e}", o.spec.address));
+                    }
+                    start += 1;
+                }
+            }
+        }
+        true
     }
 }
 
-/// Sends `iovs[..fill]`; returns false if the socket would block.
-#[allow(clippy::too_many_arguments)]
-fn flush(
-    fd: std::os::fd::RawFd,
-    headers: &mut MultiHeaders<SockaddrStorage>,
-    iovs: &[[IoSlice<'_>; 1]; BATCH],
-    addrs: &[Option<SockaddrStorage>; BATCH],
-    owner: &[usize; BATCH],
-    fill: usize,
-    plan: &mut [Planned],
-    outputs: &mut HashMap<ChannelKey, Output>,
-    channels: &[(ChannelKey, ServiceRemuxer)],
-) -> bool {
-    let mut start = 0;
-    while start < fill {
-        let no_control: [ControlMessage<'_>; 0] = [];
-        let result = sendmmsg(
-            fd,
-            headers,
-            &iovs[start..fill],
-            &addrs[start..fill],
-            no_control,
-            MsgFlags::MSG_DONTWAIT,
-        )
-        .map(|r| r.count());
-        match result {
-            Ok(0) => return false,
-            Ok(sent) => {
-                for k in start..start + sent {
-                    let p = &mut plan[owner[k]];
-                    p.done += 1;
-                    p.bytes += iovs[k][0].len() as u64;
-                }
-                start += sent;
-            }
-            Err(Errno::EAGAIN | Errno::ENOBUFS) => return false,
-            Err(Errno::EINTR) => {}
-            Err(e) => {
-                // The first datagram of the batch was refused: count it and move on, so one
-                // unreachable receiver cannot hold up the others.
-                let p = &mut plan[owner[start]];
-                p.done += 1;
-                p.failed += 1;
-                let key = channels[p.channel].0;
-                if let Some(o) = outputs.get_mut(&key) {
-                    o.last_error = Some(format!("sending to {} failed: {e}", o.spec.address));
-                }
-                start += 1;
-            }
+/// Datagrams per GSO message: 48 of 1328 bytes stay under the 64 KiB an IP packet holds.
+const MAX_SEGMENTS: usize = 48;
+/// Room for the iovecs of one batch.
+const MAX_IOVS: usize = 1024;
+
+/// One `sendmmsg` call being put together: messages (runs of one channel's datagrams, all
+/// of one segment size but possibly a shorter last one), as ranges of a shared iovec array.
+struct Batch<'a> {
+    gso: bool,
+    iovs: [IoSlice<'a>; MAX_IOVS],
+    used: usize,
+    ranges: [(usize, usize); BATCH],
+    addrs: [Option<SockaddrStorage>; BATCH],
+    owner: [usize; BATCH],
+    datagrams: [usize; BATCH],
+    bytes: [u64; BATCH],
+    messages: usize,
+    /// Segment size shared by the batch (one control message serves all).
+    segment: usize,
+    /// The last message can take more datagrams (same owner, not ended by a short one).
+    open: bool,
+}
+
+impl<'a> Batch<'a> {
+    fn new(gso: bool) -> Self {
+        Batch {
+            gso,
+            iovs: [IoSlice::new(&[]); MAX_IOVS],
+            used: 0,
+            ranges: [(0, 0); BATCH],
+            addrs: [None; BATCH],
+            owner: [0; BATCH],
+            datagrams: [0; BATCH],
+            bytes: [0; BATCH],
+            messages: 0,
+            segment: 0,
+            open: false,
         }
     }
-    true
+
+    fn clear(&mut self) {
+        self.used = 0;
+        self.messages = 0;
+        self.open = false;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.messages == 0
+    }
+
+    /// Adds a datagram of planned entry `owner`; false when the batch is full (flush it).
+    fn add(&mut self, owner: usize, destination: SockaddrStorage, segment: usize, datagram: &'a [u8]) -> bool {
+        if self.used == MAX_IOVS {
+            return false;
+        }
+        if self.messages > 0 && self.gso && segment != self.segment {
+            return false; // one segment size per call
+        }
+        let m = self.messages.wrapping_sub(1);
+        let extend = self.gso && self.open && self.owner[m] == owner && self.datagrams[m] < MAX_SEGMENTS;
+        if !extend {
+            if self.messages == BATCH {
+                return false;
+            }
+            let m = self.messages;
+            self.messages += 1;
+            self.ranges[m] = (self.used, self.used);
+            self.addrs[m] = Some(destination);
+            self.owner[m] = owner;
+            self.datagrams[m] = 0;
+            self.bytes[m] = 0;
+            self.segment = segment;
+        }
+        let m = self.messages - 1;
+        self.iovs[self.used] = IoSlice::new(datagram);
+        self.used += 1;
+        self.ranges[m].1 = self.used;
+        self.datagrams[m] += 1;
+        self.bytes[m] += datagram.len() as u64;
+        // A short datagram (sealed before it filled) can only end a run.
+        self.open = datagram.len() == segment;
+        true
+    }
 }
