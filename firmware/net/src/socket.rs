@@ -229,6 +229,37 @@ mod tests {
         );
     }
 
+    /// What leaves the socket carries the TTL and DSCP asked for: read back by the receiver
+    /// from the IP header through IP_RECVTTL and IP_RECVTOS.
+    #[test]
+    fn ttl_and_dscp_are_on_the_wire() {
+        use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+        let group = "239.255.77.3:45125";
+        let rx = receiver(&StreamUrl::parse(&format!("udp://@{group}?iface=lo")).unwrap(), 1 << 20).unwrap();
+        setsockopt(&rx, sockopt::Ipv4RecvTtl, &true).unwrap();
+        setsockopt(&rx, sockopt::IpRecvTos, &true).unwrap();
+        let tx = sender(&SendOptions { ipv6: false, interface: Some("lo".into()), ttl: 7, dscp: 46 }).unwrap();
+        let to: SocketAddr = group.parse().unwrap();
+        tx.send_to(b"x", &to.into()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let mut buf = [0u8; 16];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!(i32, u8);
+        let msg = recvmsg::<SockaddrIn>(rx.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+        let (mut ttl, mut tos) = (None, None);
+        for c in msg.cmsgs().unwrap() {
+            match c {
+                ControlMessageOwned::Ipv4Ttl(t) => ttl = Some(t),
+                ControlMessageOwned::Ipv4Tos(t) => tos = Some(t),
+                _ => {}
+            }
+        }
+        assert_eq!(ttl, Some(7));
+        assert_eq!(tos.map(|t| t >> 2), Some(46), "DSCP 46 (expedited forwarding)");
+    }
+
     #[test]
     fn errors_name_the_stream_and_the_step() {
         let url = StreamUrl::parse("udp://@239.255.77.2:45124?iface=nonexistent0").unwrap();
