@@ -69,7 +69,10 @@ pub fn receiver(url: &StreamUrl, receive_buffer: usize) -> Result<Socket, Socket
 fn join(socket: &Socket, url: &StreamUrl, interface: Option<&Interface>) -> io::Result<()> {
     match (url.address.ip(), url.source) {
         (IpAddr::V4(group), None) => {
+            // By address where the interface has one: `ip_mreq` is the form every kernel
+            // and emulator knows; the index (`ip_mreqn`) only for address-less interfaces.
             let on = match interface {
+                Some(Interface { ipv4: Some(a), .. }) => InterfaceIndexOrAddress::Address(*a),
                 Some(i) => InterfaceIndexOrAddress::Index(i.index),
                 None => InterfaceIndexOrAddress::Address(Ipv4Addr::UNSPECIFIED),
             };
@@ -176,9 +179,14 @@ pub fn sender(options: &SendOptions) -> Result<Socket, SocketError> {
                     ),
                 )
             })?;
-            socket
-                .set_multicast_if_v4(&addr)
-                .map_err(|e| fail("IP_MULTICAST_IF", e))?;
+            if let Err(e) = socket.set_multicast_if_v4(&addr) {
+                // Some environments (qemu user mode) do not implement IP_MULTICAST_IF.
+                // Binding to the interface's address has the same effect: Linux sends
+                // multicast out of the device that owns the source address.
+                socket
+                    .bind(&SocketAddr::new(IpAddr::V4(addr), 0).into())
+                    .map_err(|_| fail("IP_MULTICAST_IF", e))?;
+            }
         }
     }
     let _ = socket.set_send_buffer_size(4 << 20);
@@ -233,21 +241,35 @@ mod tests {
     /// from the IP header through IP_RECVTTL and IP_RECVTOS.
     #[test]
     fn ttl_and_dscp_are_on_the_wire() {
-        use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn};
+        use nix::sys::socket::{
+            ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg, setsockopt, sockopt,
+        };
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
         let group = "239.255.77.3:45125";
-        let rx = receiver(&StreamUrl::parse(&format!("udp://@{group}?iface=lo")).unwrap(), 1 << 20).unwrap();
+        let rx = receiver(
+            &StreamUrl::parse(&format!("udp://@{group}?iface=lo")).unwrap(),
+            1 << 20,
+        )
+        .unwrap();
         setsockopt(&rx, sockopt::Ipv4RecvTtl, &true).unwrap();
         setsockopt(&rx, sockopt::IpRecvTos, &true).unwrap();
-        let tx = sender(&SendOptions { ipv6: false, interface: Some("lo".into()), ttl: 7, dscp: 46 }).unwrap();
+        let tx = sender(&SendOptions {
+            ipv6: false,
+            interface: Some("lo".into()),
+            ttl: 7,
+            dscp: 46,
+        })
+        .unwrap();
         let to: SocketAddr = group.parse().unwrap();
         tx.send_to(b"x", &to.into()).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let mut buf = [0u8; 16];
         let mut iov = [IoSliceMut::new(&mut buf)];
         let mut cmsg = nix::cmsg_space!(i32, u8);
-        let msg = recvmsg::<SockaddrIn>(rx.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+        let msg =
+            recvmsg::<SockaddrIn>(rx.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                .unwrap();
         let (mut ttl, mut tos) = (None, None);
         for c in msg.cmsgs().unwrap() {
             match c {
@@ -257,7 +279,11 @@ mod tests {
             }
         }
         assert_eq!(ttl, Some(7));
-        assert_eq!(tos.map(|t| t >> 2), Some(46), "DSCP 46 (expedited forwarding)");
+        assert_eq!(
+            tos.map(|t| t >> 2),
+            Some(46),
+            "DSCP 46 (expedited forwarding)"
+        );
     }
 
     #[test]

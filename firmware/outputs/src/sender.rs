@@ -9,8 +9,8 @@
 use dvbgate_net::socket::{self, SendOptions, SocketError};
 use dvbgate_net::{Protocol, rtp};
 use dvbgate_remux::datagram::HEADER_ROOM;
-use dvbgate_ts::PACKET_SIZE;
 use dvbgate_remux::{ChannelKey, ServiceRemuxer};
+use dvbgate_ts::PACKET_SIZE;
 use dvbgate_ts::timing::MuxClock;
 use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
@@ -288,7 +288,8 @@ impl Sender {
             let Some(destination) = self.outputs.get(key).map(|o| o.destination) else {
                 continue;
             };
-            let segment = HEADER_ROOM - planned.skip + ch.ring().packets_per_datagram() * PACKET_SIZE;
+            let segment =
+                HEADER_ROOM - planned.skip + ch.ring().packets_per_datagram() * PACKET_SIZE;
             for (_, slot) in ch.ring().front(planned.due) {
                 if !batch.add(p, destination, segment, &slot[planned.skip..]) {
                     if !self.flush(socket, &mut batch, channels) {
@@ -306,7 +307,12 @@ impl Sender {
     }
 
     /// Sends a batch; returns false if the socket would block.
-    fn flush(&mut self, socket: usize, batch: &mut Batch<'_>, channels: &[(ChannelKey, ServiceRemuxer)]) -> bool {
+    fn flush(
+        &mut self,
+        socket: usize,
+        batch: &mut Batch<'_>,
+        channels: &[(ChannelKey, ServiceRemuxer)],
+    ) -> bool {
         let fd = self.sockets[socket].socket.as_raw_fd();
         let mut start = 0;
         while start < batch.messages {
@@ -317,12 +323,26 @@ impl Sender {
             let result = if batch.gso {
                 let segment = batch.segment as u16;
                 let cmsg = [ControlMessage::UdpGsoSegments(&segment)];
-                sendmmsg(fd, &mut self.headers_gso, &slices[start..batch.messages], &batch.addrs[start..batch.messages], cmsg, MsgFlags::MSG_DONTWAIT)
-                    .map(|r| r.count())
+                sendmmsg(
+                    fd,
+                    &mut self.headers_gso,
+                    &slices[start..batch.messages],
+                    &batch.addrs[start..batch.messages],
+                    cmsg,
+                    MsgFlags::MSG_DONTWAIT,
+                )
+                .map(|r| r.count())
             } else {
                 let none: [ControlMessage<'_>; 0] = [];
-                sendmmsg(fd, &mut self.headers, &slices[start..batch.messages], &batch.addrs[start..batch.messages], none, MsgFlags::MSG_DONTWAIT)
-                    .map(|r| r.count())
+                sendmmsg(
+                    fd,
+                    &mut self.headers,
+                    &slices[start..batch.messages],
+                    &batch.addrs[start..batch.messages],
+                    none,
+                    MsgFlags::MSG_DONTWAIT,
+                )
+                .map(|r| r.count())
             };
             match result {
                 Ok(0) => return false,
@@ -339,7 +359,9 @@ impl Sender {
                 }
                 Err(Errno::EAGAIN | Errno::ENOBUFS) => return false,
                 Err(Errno::EINTR) => {}
-                Err(Errno::EINVAL | Errno::EIO | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP) if batch.gso => {
+                Err(Errno::EINVAL | Errno::EIO | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
+                    if batch.gso =>
+                {
                     // No GSO on this path (old kernel, device without checksum offload):
                     // from now on one datagram per message. What was not sent is sent next tick.
                     self.sockets[socket].gso = false;
@@ -414,7 +436,13 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds a datagram of planned entry `owner`; false when the batch is full (flush it).
-    fn add(&mut self, owner: usize, destination: SockaddrStorage, segment: usize, datagram: &'a [u8]) -> bool {
+    fn add(
+        &mut self,
+        owner: usize,
+        destination: SockaddrStorage,
+        segment: usize,
+        datagram: &'a [u8],
+    ) -> bool {
         if self.used == MAX_IOVS {
             return false;
         }
@@ -422,7 +450,8 @@ impl<'a> Batch<'a> {
             return false; // one segment size per call
         }
         let m = self.messages.wrapping_sub(1);
-        let extend = self.gso && self.open && self.owner[m] == owner && self.datagrams[m] < MAX_SEGMENTS;
+        let extend =
+            self.gso && self.open && self.owner[m] == owner && self.datagrams[m] < MAX_SEGMENTS;
         if !extend {
             if self.messages == BATCH {
                 return false;

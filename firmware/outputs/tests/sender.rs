@@ -75,7 +75,9 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
     ];
     let unicast_rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     unicast_rx.set_nonblocking(true).unwrap();
-    socket2::SockRef::from(&unicast_rx).set_recv_buffer_size(8 << 20).unwrap();
+    socket2::SockRef::from(&unicast_rx)
+        .set_recv_buffer_size(8 << 20)
+        .unwrap();
     let unicast = match unicast_rx.local_addr().unwrap() {
         SocketAddr::V4(v4) => v4,
         _ => unreachable!(),
@@ -143,7 +145,10 @@ fn channels_arrive_as_clean_spts_over_udp_and_rtp() {
     let c = sender.counters(0).unwrap();
     assert_eq!(c.datagrams as usize, udp.len());
     assert_eq!(c.send_errors, 0);
-    assert_eq!(sender.stats().datagrams, (udp.len() + rtp_datagrams.len() + uni.len()) as u64);
+    assert_eq!(
+        sender.stats().datagrams,
+        (udp.len() + rtp_datagrams.len() + uni.len()) as u64
+    );
 }
 
 #[test]
@@ -245,15 +250,34 @@ fn unreachable_unicast_is_counted_not_fatal() {
 /// each channel's run of datagrams is one GSO message, the channels share a `sendmmsg`.
 #[test]
 fn a_backlog_leaves_in_few_system_calls() {
-    let input = synth::generate(&SynthConfig { bitrate: 20_000_000, ..SynthConfig::default() }, 6_000, 0);
-    let groups = ["239.255.91.5:46004", "239.255.91.6:46004"].map(|g| g.parse::<SocketAddrV4>().unwrap());
+    let input = synth::generate(
+        &SynthConfig {
+            bitrate: 20_000_000,
+            ..SynthConfig::default()
+        },
+        6_000,
+        0,
+    );
+    let groups =
+        ["239.255.91.5:46004", "239.255.91.6:46004"].map(|g| g.parse::<SocketAddrV4>().unwrap());
     let receivers = groups.map(join);
     let mut demux = Demux::new(ClockConfig::default());
     let mut sender = Sender::new();
     for (k, g) in groups.iter().enumerate() {
         let k = k as u32;
-        demux.set_channel(k, ChannelSpec { ring_datagrams: 2048, ..ChannelSpec::new(synth::service_id(k as u16), format!("C{k}")) });
-        sender.set_output(k, spec(*g, if k == 0 { Protocol::Udp } else { Protocol::Rtp })).unwrap();
+        demux.set_channel(
+            k,
+            ChannelSpec {
+                ring_datagrams: 2048,
+                ..ChannelSpec::new(synth::service_id(k as u16), format!("C{k}"))
+            },
+        );
+        sender
+            .set_output(
+                k,
+                spec(*g, if k == 0 { Protocol::Udp } else { Protocol::Rtp }),
+            )
+            .unwrap();
     }
     demux.push(&input, 0);
     let (clock, channels) = demux.outputs();
@@ -262,11 +286,29 @@ fn a_backlog_leaves_in_few_system_calls() {
     sender.send_due(clock, channels, 10_000_000_000, 1_000_000);
     let stats = sender.stats();
     assert_eq!(stats.datagrams as usize, queued);
-    assert!(stats.messages * 20 <= stats.datagrams, "runs share a GSO message: {stats:?}");
-    assert!(stats.calls * 2 <= stats.messages, "messages share a sendmmsg: {stats:?}");
+    assert!(
+        stats.messages * 20 <= stats.datagrams,
+        "runs share a GSO message: {stats:?}"
+    );
+    assert!(
+        stats.calls * 2 <= stats.messages,
+        "messages share a sendmmsg: {stats:?}"
+    );
     let received: Vec<Vec<Vec<u8>>> = receivers.iter().map(receive_all).collect();
-    assert_eq!(received[0].len() + received[1].len(), queued, "every datagram arrived as its own datagram");
-    assert!(received[0].iter().all(|d| d.len() % 188 == 0 && d.len() <= 1316));
-    assert!(received[1].iter().all(|d| (d.len() - 12) % 188 == 0 && d.len() <= 1328 && d[0] == 0x80));
+    assert_eq!(
+        received[0].len() + received[1].len(),
+        queued,
+        "every datagram arrived as its own datagram"
+    );
+    assert!(
+        received[0]
+            .iter()
+            .all(|d| d.len() % 188 == 0 && d.len() <= 1316)
+    );
+    assert!(
+        received[1]
+            .iter()
+            .all(|d| (d.len() - 12) % 188 == 0 && d.len() <= 1328 && d[0] == 0x80)
+    );
     assert_eq!(analyze(&received[0].concat()).cc_errors, 0);
 }

@@ -68,9 +68,21 @@ impl tracing::Subscriber for WarningCollector {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// The tests of this file run one at a time: tracing caches, per log statement, whether
+/// anyone listens; a sibling test hitting the migration's `warn!` with no subscriber while
+/// another test has its collector installed could make that one miss its warnings.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn open_collecting_warnings(dir: &Path) -> (Result<Store, StoreError>, Vec<String>) {
     let collector = WarningCollector::default();
-    let result = tracing::subscriber::with_default(collector.clone(), || Store::open(dir));
+    let result = tracing::subscriber::with_default(collector.clone(), || {
+        tracing::callsite::rebuild_interest_cache();
+        Store::open(dir)
+    });
     let warnings = collector.0.lock().expect("collector lock").clone();
     (result, warnings)
 }
@@ -113,6 +125,7 @@ fn everything(store: &Store) -> (Settings, Vec<InputConfig>, Vec<ChannelConfig>)
 
 #[test]
 fn frozen_v1_database_upgrades_to_v2() {
+    let _serial = serial();
     let (_temp, dir) = unpack_v1_fixture();
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v1 database opens");
@@ -284,6 +297,7 @@ fn frozen_v1_database_upgrades_to_v2() {
 
 #[test]
 fn freshly_written_sample_matches_the_frozen_fixture() {
+    let _serial = serial();
     // Guards the test support itself: write_sample still writes what the fixture
     // holds, so unit tests that use it test the real thing.
     let (_frozen_temp, frozen_dir) = unpack_v1_fixture();
@@ -297,6 +311,7 @@ fn freshly_written_sample_matches_the_frozen_fixture() {
 
 #[test]
 fn newer_schema_is_refused_and_left_untouched() {
+    let _serial = serial();
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir = temp.path().join("config");
     {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use nix::sys::socket::{sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrIn};
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, sendmmsg};
 use std::io::IoSlice;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -23,9 +23,13 @@ fn main() {
     let to: SocketAddr = args[2].parse().expect("ADDR:PORT");
     let rate: f64 = args[3].parse().expect("rate in bit/s");
     let seconds: f64 = args[4].parse().expect("seconds");
-    let SocketAddr::V4(to) = to else { panic!("IPv4 only") };
+    let SocketAddr::V4(to) = to else {
+        panic!("IPv4 only")
+    };
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket2::SockRef::from(&socket).set_send_buffer_size(8 << 20).ok();
+    socket2::SockRef::from(&socket)
+        .set_send_buffer_size(8 << 20)
+        .ok();
     data.truncate(data.len() / 1316 * 1316);
     let loop_step = continuity_step(&data);
     let dest = SockaddrIn::from(to);
@@ -43,10 +47,21 @@ fn main() {
             next = 0;
         }
         let iovs: Vec<[IoSlice<'_>; 1]> = (0..BATCH)
-            .map(|k| [IoSlice::new(&data[(next + k) * 1316..(next + k + 1) * 1316])])
+            .map(|k| {
+                [IoSlice::new(
+                    &data[(next + k) * 1316..(next + k + 1) * 1316],
+                )]
+            })
             .collect();
         let no_control: [ControlMessage<'_>; 0] = [];
-        match sendmmsg(socket.as_raw_fd(), &mut headers, &iovs, addrs, no_control, MsgFlags::empty()) {
+        match sendmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            &iovs,
+            addrs,
+            no_control,
+            MsgFlags::empty(),
+        ) {
             Ok(r) => {
                 let n = r.count();
                 sent += n as u64;
@@ -79,7 +94,9 @@ fn continuity_step(data: &[u8]) -> Vec<u8> {
             last[pid] = p[3] & 0x0F;
         }
     }
-    (0..8192).map(|pid| first[pid].map_or(0, |f| (last[pid] + 1).wrapping_sub(f) & 0x0F)).collect()
+    (0..8192)
+        .map(|pid| first[pid].map_or(0, |f| (last[pid] + 1).wrapping_sub(f) & 0x0F))
+        .collect()
 }
 
 fn advance_counters(data: &mut [u8], step: &[u8]) {

@@ -15,7 +15,10 @@ fn main() {
         std::process::exit(2);
     }
     let seconds: f64 = args[1].parse().expect("seconds");
-    let groups: Vec<SocketAddr> = args[2..].iter().map(|g| g.parse().expect("GROUP:PORT")).collect();
+    let groups: Vec<SocketAddr> = args[2..]
+        .iter()
+        .map(|g| g.parse().expect("GROUP:PORT"))
+        .collect();
     let handles: Vec<_> = groups
         .into_iter()
         .map(|g| {
@@ -55,6 +58,9 @@ fn main() {
             })
         })
         .collect();
-    let results: Vec<String> = handles.into_iter().map(|h| h.join().expect("sink thread")).collect();
+    let results: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().expect("sink thread"))
+        .collect();
     println!("[{}]", results.join(", "));
 }
