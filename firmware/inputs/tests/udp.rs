@@ -95,10 +95,14 @@ fn multicast_on_loopback() {
         &InputOptions::default(),
     )
     .unwrap();
-    let tx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-    tx.set_multicast_if_v4(&"127.0.0.1".parse().unwrap())
-        .unwrap();
-    tx.set_multicast_ttl_v4(0).unwrap();
+    // Our own output socket on lo, as a second dvbgate upstream would send.
+    let tx = dvbgate_net::socket::sender(&dvbgate_net::socket::SendOptions {
+        ipv6: false,
+        interface: Some("lo".into()),
+        ttl: 0,
+        dscp: 0,
+    })
+    .unwrap();
     let to: std::net::SocketAddr = format!("{group}:{port}").parse().unwrap();
     for k in 0..20 {
         tx.send_to(&datagram(k, false), &to.into()).unwrap();

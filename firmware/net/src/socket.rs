@@ -68,16 +68,14 @@ pub fn receiver(url: &StreamUrl, receive_buffer: usize) -> Result<Socket, Socket
 
 fn join(socket: &Socket, url: &StreamUrl, interface: Option<&Interface>) -> io::Result<()> {
     match (url.address.ip(), url.source) {
-        (IpAddr::V4(group), None) => {
-            // By address where the interface has one: `ip_mreq` is the form every kernel
-            // and emulator knows; the index (`ip_mreqn`) only for address-less interfaces.
-            let on = match interface {
-                Some(Interface { ipv4: Some(a), .. }) => InterfaceIndexOrAddress::Address(*a),
-                Some(i) => InterfaceIndexOrAddress::Index(i.index),
-                None => InterfaceIndexOrAddress::Address(Ipv4Addr::UNSPECIFIED),
-            };
-            socket.join_multicast_v4_n(&group, &on)
-        }
+        (IpAddr::V4(group), None) => match interface {
+            // By address where the interface has one: `ip_mreq`, the form every kernel and
+            // emulator knows (qemu user mode garbles `ip_mreqn`); by index (`ip_mreqn`) only
+            // for interfaces without an IPv4 address.
+            Some(Interface { ipv4: Some(a), .. }) => socket.join_multicast_v4(&group, a),
+            Some(i) => socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(i.index)),
+            None => socket.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED),
+        },
         (IpAddr::V4(group), Some(IpAddr::V4(source))) => {
             let on = interface
                 .and_then(|i| i.ipv4)
