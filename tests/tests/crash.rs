@@ -58,7 +58,7 @@ fn acknowledged_changes_survive_sigkill() {
                     // Every fourth change is a deletion of an older channel. While the DELETE
                     // is in flight its outcome is unknown (a kill may land after the commit
                     // and before the answer), so the channel is in neither list until then.
-                    if n % 4 == 0 {
+                    if n.is_multiple_of(4) {
                         let victim = ack.lock().unwrap().present.pop_first();
                         if let Some((v, name)) = victim {
                             match try_request(

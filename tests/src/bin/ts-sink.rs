@@ -46,11 +46,10 @@ fn main() {
                             continue;
                         }
                         let cc = p[3] & 0x0F;
-                        if let Some(l) = last_cc[pid] {
-                            if cc != (l + 1) & 0x0F && cc != l {
+                        if let Some(l) = last_cc[pid]
+                            && cc != (l + 1) & 0x0F && cc != l {
                                 cc_errors += 1;
                             }
-                        }
                         last_cc[pid] = Some(cc);
                     }
                 }
