@@ -8,9 +8,11 @@
 
 #![forbid(unsafe_code)]
 
+mod output;
 pub mod sap;
 mod supervisor;
 mod views;
 
+pub use output::{protocol, send_options, stream_url};
 pub use supervisor::{Supervisor, SupervisorOptions};
 pub use views::{ChannelStatus, ChannelView, InputView};

@@ -6,7 +6,6 @@
 //! changed), and all are withdrawn at shutdown. Sockets use the streams' own interface and
 //! TTL, so announcements reach exactly where the streams go.
 
-use dvbgate_net::Protocol;
 use dvbgate_net::socket::{self, SendOptions};
 use dvbgate_outputs::sap::{self, Session};
 use dvbgate_store::{ChannelConfig, Settings};
@@ -54,25 +53,17 @@ impl Announcer {
                 .iter()
                 .filter(|c| c.enabled && c.output.address.ip().is_multicast())
             {
+                // Announcements go where the stream goes, without its traffic class.
                 let send = SendOptions {
-                    ipv6: c.output.address.is_ipv6(),
-                    interface: c
-                        .output
-                        .interface
-                        .clone()
-                        .or_else(|| settings.multicast_interface.clone()),
-                    ttl: c.output.ttl.unwrap_or(settings.ttl),
                     dscp: 0,
+                    ..crate::output::send_options(c, settings)
                 };
                 let mut session = Session {
                     name: c.name.clone(),
                     info: Some(format!("channel {}", c.number)),
                     group: Some("dvbgate".into()),
                     address: c.output.address,
-                    protocol: match c.output.protocol {
-                        dvbgate_store::Protocol::Udp => Protocol::Udp,
-                        dvbgate_store::Protocol::Rtp => Protocol::Rtp,
-                    },
+                    protocol: crate::output::protocol(c.output.protocol),
                     ttl: send.ttl,
                     version: 0,
                 };

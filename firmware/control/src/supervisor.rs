@@ -2,8 +2,6 @@
 
 use crate::views::{ChannelView, InputView};
 use dvbgate_inputs::InputOptions;
-use dvbgate_net::Protocol;
-use dvbgate_net::socket::SendOptions;
 use dvbgate_outputs::OutputSpec;
 use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig};
 use dvbgate_remux::{ChannelKey, ChannelSpec, EsFilter};
@@ -293,20 +291,8 @@ pub(crate) fn setup_of(
         },
         output: Some(OutputSpec {
             address: c.output.address,
-            protocol: match c.output.protocol {
-                dvbgate_store::Protocol::Udp => Protocol::Udp,
-                dvbgate_store::Protocol::Rtp => Protocol::Rtp,
-            },
-            send: SendOptions {
-                ipv6: c.output.address.is_ipv6(),
-                interface: c
-                    .output
-                    .interface
-                    .clone()
-                    .or_else(|| settings.multicast_interface.clone()),
-                ttl: c.output.ttl.unwrap_or(settings.ttl),
-                dscp: c.output.dscp.unwrap_or(settings.dscp),
-            },
+            protocol: crate::output::protocol(c.output.protocol),
+            send: crate::output::send_options(c, settings),
         }),
     }
 }

@@ -1,6 +1,5 @@
 //! What the API returns: configuration joined with live state.
 
-use dvbgate_net::url::display_output;
 use dvbgate_pipeline::{ChannelSnapshot, InputSnapshot};
 use dvbgate_store::{ChannelConfig, InputConfig, OutputConfig};
 
@@ -47,10 +46,6 @@ impl ChannelView {
         live: Option<&ChannelSnapshot>,
         input_running: bool,
     ) -> ChannelView {
-        let protocol = match c.output.protocol {
-            dvbgate_store::Protocol::Udp => dvbgate_net::Protocol::Udp,
-            dvbgate_store::Protocol::Rtp => dvbgate_net::Protocol::Rtp,
-        };
         let status = match (c.enabled, input_running, live) {
             (false, _, _) => ChannelStatus::Disabled,
             (true, false, _) => ChannelStatus::InputDown,
@@ -69,7 +64,7 @@ impl ChannelView {
             service_id: c.service_id,
             input_id: c.input_id,
             enabled: c.enabled,
-            multicast: display_output(protocol, c.output.address),
+            multicast: crate::output::stream_url(c),
             output: c.output.clone(),
             strip_ca: c.strip_ca,
             strip_es: c.strip_es.clone(),

@@ -204,18 +204,8 @@ pub fn es_packet(pid: u16, cc: u8, pcr: Option<Pcr>, unit_start: bool) -> RawPac
     let mut p = [0u8; PACKET_SIZE];
     packet::write_header(&mut p, pid, unit_start, cc);
     let mut at = 4;
-    if let Some(Pcr(v)) = pcr {
-        p[3] |= 0x20;
-        p[4] = 7;
-        p[5] = 0x10;
-        let (base, ext) = (v / 300, v % 300);
-        p[6] = (base >> 25) as u8;
-        p[7] = (base >> 17) as u8;
-        p[8] = (base >> 9) as u8;
-        p[9] = (base >> 1) as u8;
-        p[10] = ((base & 1) as u8) << 7 | 0x7E | (ext >> 8) as u8;
-        p[11] = ext as u8;
-        at = 12;
+    if let Some(pcr) = pcr {
+        at = packet::write_pcr_adaptation_field(&mut p, pcr);
     }
     if unit_start {
         // A PES header with no timestamps: enough to look like a stream.

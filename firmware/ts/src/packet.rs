@@ -168,6 +168,22 @@ pub fn set_discontinuity_indicator(p: &mut RawPacket) -> bool {
     }
 }
 
+/// Gives the packet an adaptation field that carries `pcr` (7 bytes of field, payload
+/// after it), and returns where the payload starts.
+pub fn write_pcr_adaptation_field(p: &mut RawPacket, pcr: Pcr) -> usize {
+    let (base, ext) = (pcr.0 / 300, pcr.0 % 300);
+    p[3] |= 0x20;
+    p[4] = 7;
+    p[5] = 0x10;
+    p[6] = (base >> 25) as u8;
+    p[7] = (base >> 17) as u8;
+    p[8] = (base >> 9) as u8;
+    p[9] = (base >> 1) as u8;
+    p[10] = ((base & 1) as u8) << 7 | 0x7E | (ext >> 8) as u8;
+    p[11] = ext as u8;
+    12
+}
+
 /// Writes a 4-byte header for a packet of `pid` with payload only.
 pub fn write_header(p: &mut RawPacket, pid: u16, payload_unit_start: bool, cc: u8) {
     p[0] = SYNC_BYTE;
@@ -182,18 +198,8 @@ mod tests {
 
     fn packet_with_pcr(base: u64, ext: u16) -> RawPacket {
         let mut p = [0xFFu8; PACKET_SIZE];
-        p[0] = SYNC_BYTE;
-        p[1] = 0x01;
-        p[2] = 0x00;
-        p[3] = 0x30; // adaptation field + payload
-        p[4] = 7;
-        p[5] = 0x10;
-        p[6] = (base >> 25) as u8;
-        p[7] = (base >> 17) as u8;
-        p[8] = (base >> 9) as u8;
-        p[9] = (base >> 1) as u8;
-        p[10] = ((base & 1) as u8) << 7 | 0x7E | (ext >> 8) as u8;
-        p[11] = ext as u8;
+        write_header(&mut p, 0x100, false, 0);
+        write_pcr_adaptation_field(&mut p, Pcr(base * 300 + u64::from(ext)));
         p
     }
 

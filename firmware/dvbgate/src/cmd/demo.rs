@@ -196,13 +196,7 @@ fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
         "#", "channel"
     );
     for c in &channels {
-        let url = dvbgate_net::url::display_output(
-            match c.output.protocol {
-                dvbgate_store::Protocol::Udp => dvbgate_net::Protocol::Udp,
-                dvbgate_store::Protocol::Rtp => dvbgate_net::Protocol::Rtp,
-            },
-            c.output.address,
-        );
+        let url = dvbgate_control::stream_url(c);
         println!("  {:>4}  {:<28} {url}", c.number, c.name);
     }
     if let Some(first) = channels.first() {
