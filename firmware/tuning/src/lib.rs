@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allocate;
+pub mod caps;
 pub mod diseqc;
 pub mod file;
 pub mod lnb;

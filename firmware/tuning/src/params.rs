@@ -276,3 +276,44 @@ pub struct Tuning {
     pub frequency_hz: u64,
     pub params: Params,
 }
+
+impl Tuning {
+    /// Whether two tunings reach the same multiplex: the same kind of delivery, close
+    /// enough in frequency (tables and tuning files round differently; terrestrial
+    /// transmitters use offsets of ±167 kHz), and for satellite the same polarisation and
+    /// dish.
+    pub fn same_multiplex(&self, other: &Tuning) -> bool {
+        let family = |s: DeliverySystem| match s {
+            DeliverySystem::DvbT | DeliverySystem::DvbT2 => 0,
+            DeliverySystem::DvbC | DeliverySystem::DvbCAnnexB => 1,
+            DeliverySystem::DvbS | DeliverySystem::DvbS2 => 2,
+            DeliverySystem::Atsc => 3,
+        };
+        if family(self.system) != family(other.system) {
+            return false;
+        }
+        let tolerance_hz = match (&self.params, &other.params) {
+            (
+                Params::Satellite {
+                    polarisation: p1,
+                    switch: s1,
+                    ..
+                },
+                Params::Satellite {
+                    polarisation: p2,
+                    switch: s2,
+                    ..
+                },
+            ) => {
+                if p1 != p2 || s1 != s2 {
+                    return false;
+                }
+                // Transponders of one polarisation are at least ~19 MHz apart.
+                5_000_000
+            }
+            // Terrestrial and cable channels are at least 6 MHz apart.
+            _ => 1_000_000,
+        };
+        self.frequency_hz.abs_diff(other.frequency_hz) <= tolerance_hz
+    }
+}

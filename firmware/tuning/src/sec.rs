@@ -34,3 +34,23 @@ pub struct SecPlan {
     /// The frequency the tuner itself tunes, in Hz (the LNB's output, 950–2150 MHz).
     pub intermediate_frequency_hz: u64,
 }
+
+/// How a tuner is cabled to the dish: what is the same for every multiplex it tunes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TunerSetup {
+    /// The tuner powers the LNB (13/18 V). False when something else does (a multiswitch
+    /// with its own supply): voltage then only selects polarisation where it can.
+    pub lnb_power: bool,
+    /// The tuner shares a Unicable cable.
+    pub unicable: Option<crate::unicable::UnicableSetup>,
+}
+
+impl Default for TunerSetup {
+    fn default() -> Self {
+        TunerSetup {
+            lnb_power: true,
+            unicable: None,
+        }
+    }
+}
