@@ -29,6 +29,50 @@ pub trait MuxInput {
     fn stats(&self) -> SourceStats;
     /// How a technician would name this input: a path or a URL.
     fn describe(&self) -> String;
+    /// The PIDs the pipeline needs. Inputs that can filter at the source (a tuner's
+    /// demux) deliver only these; others ignore it.
+    fn select_pids(&mut self, _wanted: &PidSelection) {}
+    /// A tuner's state and signal, for inputs that are tuners.
+    fn tuner(&self) -> Option<TunerReport> {
+        None
+    }
+}
+
+/// Opens an input, and opens it again after it failed. The default opens by address;
+/// a tuner input brings its own, holding the frontend the tuner manager chose for it.
+pub trait OpenInput: Send + Sync {
+    fn open(&self) -> Result<Box<dyn MuxInput>, InputError>;
+}
+
+/// Which PIDs of a multiplex are needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PidSelection {
+    /// Everything (scans, diagnostics, or a channel set that needs most of the multiplex).
+    All,
+    /// Only these, sorted and without duplicates.
+    Pids(Vec<u16>),
+}
+
+/// A tuner input's report: what it is tuned to, how well it receives, what it did about
+/// trouble.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TunerReport {
+    /// `adapter0/frontend0`.
+    pub frontend: String,
+    /// The driver's name for the frontend.
+    pub name: String,
+    /// The multiplex, in URL form.
+    pub tuning: String,
+    pub state: dvbgate_tuning::lock::TunerState,
+    pub signal: dvbgate_tuning::signal::SignalReport,
+    pub lock: dvbgate_tuning::lock::LockCounters,
+    /// When a retune is pending: in how many milliseconds.
+    pub retune_in_ms: Option<u64>,
+    /// PID filters set on the demux; None when the whole multiplex is delivered.
+    pub pid_filters: Option<usize>,
+    /// Times the kernel's dvr buffer overflowed (data lost before we could read it).
+    pub dvr_overflows: u64,
+    pub dvr_buffer_bytes: usize,
 }
 
 /// Counters kept by the source itself, below the TS layer.

@@ -2,7 +2,7 @@
 //! and each channel's state and counters. Published by the pipeline thread a few times a
 //! second; the API serialises it as it is.
 
-use dvbgate_inputs::SourceStats;
+use dvbgate_inputs::{SourceStats, TunerReport};
 use dvbgate_remux::{ChannelKey, ServiceState};
 use dvbgate_ts::tables::pmt::StreamKind;
 use dvbgate_ts::tables::sdt::ServiceKind;
@@ -63,6 +63,8 @@ pub struct InputSnapshot {
     /// Delay the pacing clock adds to absorb input jitter.
     pub jitter_delay_ms: Option<f64>,
     pub reopens: u64,
+    /// For tuner inputs: the tuner's state and signal.
+    pub tuner: Option<TunerReport>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -105,6 +107,7 @@ impl Snapshot {
                 services: Vec::new(),
                 jitter_delay_ms: None,
                 reopens: 0,
+                tuner: None,
             },
             channels: BTreeMap::new(),
         }

@@ -2,7 +2,7 @@
 
 use crate::rate_limit::RateLimit;
 use crate::snapshot::{ChannelSnapshot, InputState, ServiceInfo, Snapshot, StreamInfo};
-use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput};
+use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput, OpenInput, PidSelection};
 use dvbgate_outputs::{OutputSpec, Sender};
 use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
 use dvbgate_ts::tables::sdt::service_kind;
@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 /// How a pipeline runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PipelineConfig {
     /// For logs: the input's name.
     pub name: String,
-    /// `udp://…`, `rtp://…`, `file://…` or a path.
+    /// `udp://…`, `rtp://…`, `file://…` or a path; for a tuner, its multiplex's URL.
     pub address: String,
+    /// How to open the input when it is not opened by address (a tuner: the frontend the
+    /// tuner manager chose).
+    pub opener: Option<Arc<dyn OpenInput>>,
     pub input: InputOptions,
     pub clock: ClockConfig,
     /// The thread wakes this often; datagrams due within a tick leave together.
@@ -32,11 +35,31 @@ pub struct PipelineConfig {
     pub max_datagram_wait: Duration,
 }
 
+impl std::fmt::Debug for PipelineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineConfig")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("opener", &self.opener.is_some())
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PipelineConfig {
+    /// Opens the input: by its own opener, else by address.
+    fn open_input(&self) -> Result<Box<dyn MuxInput>, InputError> {
+        match &self.opener {
+            Some(opener) => opener.open(),
+            None => dvbgate_inputs::open(&self.address, &self.input),
+        }
+    }
+
     pub fn new(name: impl Into<String>, address: impl Into<String>) -> Self {
         PipelineConfig {
             name: name.into(),
             address: address.into(),
+            opener: None,
             input: InputOptions::default(),
             clock: ClockConfig::default(),
             tick: Duration::from_millis(2),
@@ -235,6 +258,9 @@ struct Worker {
     services: Vec<ServiceInfo>,
     cc_log: RateLimit,
     output_log: HashMap<ChannelKey, RateLimit>,
+    /// What the input was last told to deliver, and when that was worked out.
+    pids_generation: Option<(u64, u64)>,
+    wanted_pids: Vec<u16>,
 }
 
 fn run(
@@ -244,7 +270,7 @@ fn run(
     shared: Arc<Mutex<Snapshot>>,
     opened: SyncSender<Result<(), InputError>>,
 ) {
-    let input = match dvbgate_inputs::open(&config.address, &config.input) {
+    let input = match config.open_input() {
         Ok(input) => input,
         Err(e) => {
             let _ = opened.send(Err(e));
@@ -276,6 +302,8 @@ fn run(
         services: Vec::new(),
         cc_log: RateLimit::new(LOG_WINDOW),
         output_log: HashMap::new(),
+        pids_generation: None,
+        wanted_pids: Vec::new(),
         config,
     };
     for setup in channels {
@@ -309,6 +337,8 @@ fn run(
         }
         let now_ns = monotonic_ns(now);
 
+        // Filters first: a new input starts with the tables' PIDs, before its first read.
+        w.select_pids(&demux);
         w.poll_input(now, now_ns, slack_ns, &mut demux, &mut sender);
         let (clock, outputs) = demux.outputs();
         sender.send_due(clock, outputs, now_ns, slack_ns);
@@ -394,12 +424,32 @@ impl Worker {
         }
     }
 
+    /// Tells the input which PIDs are needed, when that changed (a table or a channel).
+    fn select_pids(&mut self, demux: &Demux) {
+        let Some(input) = self.input.as_mut() else {
+            return;
+        };
+        let generation = demux.pids_generation();
+        if self.pids_generation == Some(generation) {
+            return;
+        }
+        self.pids_generation = Some(generation);
+        let previous = std::mem::take(&mut self.wanted_pids);
+        demux.wanted_pids(&mut self.wanted_pids);
+        if previous != self.wanted_pids {
+            input.select_pids(&PidSelection::Pids(self.wanted_pids.clone()));
+        }
+    }
+
     fn reopen(&mut self, now: Instant, demux: &mut Demux) {
         self.reopens += 1;
-        match dvbgate_inputs::open(&self.config.address, &self.config.input) {
+        match self.config.open_input() {
             Ok(input) => {
                 info!(input = %self.config.name, "input reopened");
                 self.input = Some(input);
+                // A new input has no filters yet.
+                self.pids_generation = None;
+                self.wanted_pids.clear();
                 self.last_error = None;
                 self.last_data = now;
                 // Whatever comes next does not continue what came before.
@@ -527,6 +577,7 @@ impl Worker {
                 services: self.services.clone(),
                 jitter_delay_ms: demux.clock().delay_ns().map(|d| d as f64 / 1e6),
                 reopens: self.reopens,
+                tuner: self.input.as_ref().and_then(|i| i.tuner()),
             },
             channels,
         }

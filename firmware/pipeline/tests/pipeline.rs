@@ -205,3 +205,106 @@ fn silence_is_reported_as_no_data() {
     std::thread::sleep(Duration::from_millis(3500));
     assert_eq!(pipeline.snapshot().input.state, InputState::NoData);
 }
+
+/// A source like a tuner: its own opener, bytes from memory, and a record of the PID
+/// selections the pipeline asked for.
+struct FilteringSource {
+    bytes: Vec<u8>,
+    offset: usize,
+    selections: std::sync::Arc<std::sync::Mutex<Vec<dvbgate_inputs::PidSelection>>>,
+}
+
+impl dvbgate_inputs::MuxInput for FilteringSource {
+    fn poll(
+        &mut self,
+        _now: Instant,
+        sink: &mut dyn dvbgate_inputs::InputSink,
+    ) -> Result<usize, dvbgate_inputs::InputError> {
+        // About 4 Mbit/s at a 2 ms tick.
+        let n = (5 * 188).min(self.bytes.len() - self.offset);
+        sink.data(&self.bytes[self.offset..self.offset + n]);
+        self.offset = (self.offset + n) % self.bytes.len();
+        Ok(n)
+    }
+    fn stats(&self) -> dvbgate_inputs::SourceStats {
+        dvbgate_inputs::SourceStats::default()
+    }
+    fn describe(&self) -> String {
+        "filtering test source".into()
+    }
+    fn select_pids(&mut self, wanted: &dvbgate_inputs::PidSelection) {
+        self.selections.lock().unwrap().push(wanted.clone());
+    }
+}
+
+struct FilteringOpener {
+    bytes: Vec<u8>,
+    selections: std::sync::Arc<std::sync::Mutex<Vec<dvbgate_inputs::PidSelection>>>,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+impl dvbgate_inputs::OpenInput for FilteringOpener {
+    fn open(&self) -> Result<Box<dyn dvbgate_inputs::MuxInput>, dvbgate_inputs::InputError> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(FilteringSource {
+            bytes: self.bytes.clone(),
+            offset: 0,
+            selections: std::sync::Arc::clone(&self.selections),
+        }))
+    }
+}
+
+#[test]
+fn an_input_with_its_own_opener_is_told_which_pids_are_needed() {
+    use dvbgate_inputs::PidSelection;
+    let cfg = SynthConfig {
+        bitrate: 4_000_000,
+        ..SynthConfig::default()
+    };
+    let selections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let opener = std::sync::Arc::new(FilteringOpener {
+        bytes: synth::generate(&cfg, 20_000, 0),
+        selections: std::sync::Arc::clone(&selections),
+        opens: Default::default(),
+    });
+    let config = PipelineConfig {
+        opener: Some(opener.clone()),
+        ..PipelineConfig::new("filtered", "dvb-t://474MHz?bandwidth=8MHz")
+    };
+    let channel = ChannelSetup {
+        key: 2,
+        spec: ChannelSpec::new(synth::service_id(2), "Two"),
+        output: None,
+    };
+    let pipeline = Pipeline::start(config, vec![channel]).unwrap();
+    assert_eq!(opener.opens.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let wanted = loop {
+        let last = selections.lock().unwrap().last().cloned();
+        if let Some(PidSelection::Pids(p)) = &last
+            && p.contains(&synth::video_pid(2))
+        {
+            break p.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "selections: {:?}",
+            selections.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let first = selections.lock().unwrap()[0].clone();
+    assert_eq!(
+        first,
+        PidSelection::Pids(vec![0x00, 0x01, 0x10, 0x11, 0x12, 0x14]),
+        "before any table, only the fixed tables' PIDs"
+    );
+    assert!(wanted.contains(&synth::audio_pid(2)));
+    assert!(
+        !wanted.contains(&synth::video_pid(1)),
+        "other services' ES are not wanted"
+    );
+    let calls = selections.lock().unwrap().len();
+    assert!(calls <= 4, "only changes are passed on: {calls} calls");
+    pipeline.stop();
+}

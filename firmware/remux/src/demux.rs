@@ -17,6 +17,8 @@ pub type ChannelKey = u32;
 
 /// Channels (by index) and their slot for each PID.
 struct Routes {
+    /// Bumped at every rebuild, so a tuner's PID filters can follow.
+    generation: u64,
     /// Per PID: start and length in `entries`.
     ranges: Box<[(u32, u16)]>,
     entries: Vec<(u16, u8)>,
@@ -25,6 +27,7 @@ struct Routes {
 impl Routes {
     fn new() -> Self {
         Routes {
+            generation: 0,
             ranges: vec![(0, 0); pids::COUNT].into_boxed_slice(),
             entries: Vec::new(),
         }
@@ -38,6 +41,7 @@ impl Routes {
             }
         }
         all.sort_unstable();
+        self.generation += 1;
         self.ranges.fill((0, 0));
         self.entries.clear();
         for (pid, index, slot) in all {
@@ -218,6 +222,36 @@ impl Demux {
 
     pub fn reader_stats(&self) -> ReaderStats {
         self.reader.stats()
+    }
+
+    /// Changes whenever [`Demux::wanted_pids`] may have changed (tables or channels).
+    pub fn pids_generation(&self) -> (u64, u64) {
+        (self.core.monitor.generation(), self.core.routes.generation)
+    }
+
+    /// The PIDs this demux needs from its input, sorted: the tables it follows (PAT, CAT,
+    /// NIT, SDT, EIT, TDT/TOT and every PMT, so the multiplex's whole service list stays
+    /// known) and every PID a channel passes (its ES, PCR and ECM PIDs). A tuner delivers
+    /// only these and the kernel drops the rest (87 % of a mux is often other services
+    /// and stuffing).
+    pub fn wanted_pids(&self, out: &mut Vec<u16>) {
+        out.clear();
+        let model = &self.core.monitor.model;
+        out.extend_from_slice(&[
+            pids::PAT,
+            pids::CAT,
+            model.network_pid(),
+            pids::SDT,
+            pids::EIT,
+            pids::TDT,
+        ]);
+        out.extend(model.programs().values().copied());
+        for (_, ch) in &self.core.channels {
+            out.extend(ch.passed_pids());
+        }
+        out.retain(|&p| p < pids::NULL);
+        out.sort_unstable();
+        out.dedup();
     }
 
     /// Packets read so far.

@@ -420,3 +420,42 @@ fn fuzz_target_survives_damaged_multiplexes() {
         "the rounds keep most of the multiplex: {total} bytes"
     );
 }
+
+#[test]
+fn wanted_pids_follow_the_tables_and_the_channels() {
+    let cfg = SynthConfig::default();
+    let mut d = demux_with(&[]);
+    let mut wanted = Vec::new();
+    d.wanted_pids(&mut wanted);
+    // Before any table: only the fixed PSI/SI PIDs, so the PAT can be found.
+    assert_eq!(wanted, vec![0x00, 0x01, 0x10, 0x11, 0x12, 0x14]);
+    let before = d.pids_generation();
+
+    let mut t = 0;
+    let mut out = BTreeMap::new();
+    run(&mut d, &synth::generate(&cfg, 4000, 0), &mut out, &mut t);
+    assert_ne!(d.pids_generation(), before, "tables arrived");
+    d.wanted_pids(&mut wanted);
+    // Every PMT, so the whole service list stays known; no ES of unrouted services.
+    for i in 0..cfg.services {
+        assert!(wanted.contains(&synth::pmt_pid(i)), "{wanted:?}");
+        assert!(!wanted.contains(&synth::video_pid(i)), "{wanted:?}");
+    }
+
+    let before = d.pids_generation();
+    d.set_channel(1, ChannelSpec::new(synth::service_id(1), "One"));
+    assert_ne!(d.pids_generation(), before, "a channel was added");
+    d.wanted_pids(&mut wanted);
+    assert!(wanted.contains(&synth::video_pid(1)));
+    assert!(wanted.contains(&synth::audio_pid(1)));
+    assert!(!wanted.contains(&synth::video_pid(2)));
+    assert!(
+        wanted.windows(2).all(|w| w[0] < w[1]),
+        "sorted, no duplicates"
+    );
+    assert!(!wanted.contains(&pids::NULL));
+
+    d.remove_channel(1);
+    d.wanted_pids(&mut wanted);
+    assert!(!wanted.contains(&synth::video_pid(1)));
+}
