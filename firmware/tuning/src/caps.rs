@@ -26,9 +26,7 @@ pub enum CapsError {
         system: DeliverySystem,
         supported: String,
     },
-    #[error(
-        "{frontend}: frequency {value} Hz is outside its range {min}..={max} Hz{note}"
-    )]
+    #[error("{frontend}: frequency {value} Hz is outside its range {min}..={max} Hz{note}")]
     Frequency {
         frontend: String,
         value: u64,
