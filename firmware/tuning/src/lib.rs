@@ -23,6 +23,7 @@ pub mod file;
 pub mod lnb;
 pub mod lock;
 pub mod params;
+pub mod rate;
 pub mod scan;
 pub mod sec;
 pub mod signal;
