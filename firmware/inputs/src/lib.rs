@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dvb;
 pub mod file;
 pub mod udp;
 
@@ -120,9 +121,27 @@ impl Default for InputOptions {
     }
 }
 
-/// Opens an input from its configured address: `udp://…`, `rtp://…`, `file:///path` or a
-/// plain path.
+/// Whether an address names a multiplex to tune (`dvb-t://…`, `atsc://…`) rather than a
+/// file or a socket.
+pub fn is_tuner_address(address: &str) -> bool {
+    address
+        .split_once("://")
+        .is_some_and(|(scheme, _)| scheme.starts_with("dvb-") || scheme == "atsc")
+}
+
+/// Opens an input from its configured address: `udp://…`, `rtp://…`, `file:///path`, a
+/// plain path, or a multiplex to tune (`dvb-t://474MHz?bandwidth=8MHz`: on the first
+/// tuner that can; the daemon's tuner manager chooses the tuner itself instead).
 pub fn open(address: &str, options: &InputOptions) -> Result<Box<dyn MuxInput>, InputError> {
+    if is_tuner_address(address) {
+        let tuning: dvbgate_tuning::Tuning = address
+            .parse()
+            .map_err(|e: dvbgate_tuning::params::ParseError| InputError::Open(e.to_string()))?;
+        return Ok(Box::new(dvb::open_any(
+            &tuning,
+            dvb::DvbOptions::default(),
+        )?));
+    }
     if address.starts_with("udp://") || address.starts_with("rtp://") {
         Ok(Box::new(udp::UdpInput::open(address, options)?))
     } else {

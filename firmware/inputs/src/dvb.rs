@@ -1,0 +1,303 @@
+//! A DVB tuner as an input: one frontend tuned to one multiplex, its demux filtering the
+//! PIDs the pipeline needs, its dvr read in large chunks.
+//!
+//! The input looks after its own tuner: it reads the frontend's status and statistics
+//! (every 200 ms until locked, then every second), and when the lock is lost or the data
+//! stops it retunes with backoff ([`LockSupervisor`]); the pipeline only sees a
+//! discontinuity. It fails (and the pipeline reopens it) only when the device itself is
+//! gone or broken.
+
+use crate::{InputError, InputSink, MuxInput, PidSelection, SourceStats, TunerReport};
+use dvbgate_dvb::{Dvr, DvrRead, Frontend, FrontendDevice, PidFilters};
+use dvbgate_tuning::Tuning;
+use dvbgate_tuning::lock::{Action, LockPolicy, LockSupervisor, TunerState};
+use dvbgate_tuning::sec::{SecPlan, TunerSetup};
+use dvbgate_tuning::signal::SignalTracker;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How a tuner input runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DvbOptions {
+    /// More wanted PIDs than this and the whole multiplex is taken instead: one filter
+    /// is cheaper than many, and many cards have 32 hardware filters or fewer.
+    pub max_filters: usize,
+    /// How much of the multiplex (at its highest possible rate) the kernel's dvr buffer
+    /// holds: the pipeline thread may be late by this much without losing packets.
+    pub buffer_hold: Duration,
+    /// The pipeline reads this much per read call...
+    pub read_chunk: usize,
+    /// ...and at most this many times per poll (catching up after a stall).
+    pub reads_per_poll: usize,
+}
+
+impl Default for DvbOptions {
+    fn default() -> Self {
+        DvbOptions {
+            max_filters: 32,
+            buffer_hold: Duration::from_millis(500),
+            read_chunk: 188 * 1024,
+            reads_per_poll: 16,
+        }
+    }
+}
+
+/// Everything needed to open a tuner input: which frontend, which multiplex, how the
+/// frontend is cabled.
+#[derive(Clone, Debug)]
+pub struct DvbSource {
+    pub device: FrontendDevice,
+    pub tuning: Tuning,
+    pub setup: TunerSetup,
+    pub options: DvbOptions,
+}
+
+impl crate::OpenInput for DvbSource {
+    fn open(&self) -> Result<Box<dyn MuxInput>, InputError> {
+        Ok(Box::new(DvbInput::open(self, Instant::now())?))
+    }
+}
+
+const STATS_LOCKED: Duration = Duration::from_secs(1);
+const STATS_SEARCHING: Duration = Duration::from_millis(200);
+
+pub struct DvbInput {
+    frontend: Frontend,
+    filters: PidFilters,
+    dvr: Dvr,
+    buf: Box<[u8]>,
+    reads_per_poll: usize,
+    max_filters: usize,
+    tuning: Tuning,
+    plan: Option<SecPlan>,
+    lock: LockSupervisor,
+    signal: SignalTracker,
+    next_stats: Instant,
+    report: TunerReport,
+    stats: SourceStats,
+    last_state: TunerState,
+}
+
+impl DvbInput {
+    /// Opens the frontend (exclusively), tunes it and opens its dvr. Does not wait for
+    /// the lock: that is followed in [`poll`](MuxInput::poll).
+    pub fn open(source: &DvbSource, now: Instant) -> Result<DvbInput, InputError> {
+        let name = source.device.id.to_string();
+        let open_error = |e: &dyn std::fmt::Display| InputError::Open(format!("{name}: {e}"));
+        let tuning = source.tuning;
+        let plan = if tuning.system.is_satellite() {
+            Some(dvbgate_tuning::sec::plan(&tuning, &source.setup).map_err(|e| open_error(&e))?)
+        } else {
+            None
+        };
+        let mut frontend = Frontend::open(source.device.id).map_err(|e| open_error(&e))?;
+        frontend
+            .tune(&tuning, plan.as_ref())
+            .map_err(|e| open_error(&e))?;
+        let mut dvr = Dvr::open(&source.device.dvr).map_err(|e| open_error(&e))?;
+        let buffer = dvbgate_dvb::buffer_bytes(
+            dvbgate_tuning::rate::max_bitrate(&tuning),
+            source.options.buffer_hold,
+        );
+        dvr.set_buffer_size(buffer).map_err(|e| open_error(&e))?;
+        info!(tuner = %name, multiplex = %tuning.summary(), "tuning");
+        let report = TunerReport {
+            frontend: name,
+            name: frontend.caps().name.clone(),
+            tuning: tuning.to_string(),
+            state: TunerState::Tuning,
+            signal: Default::default(),
+            lock: Default::default(),
+            retune_in_ms: None,
+            pid_filters: Some(0),
+            dvr_overflows: 0,
+            dvr_buffer_bytes: buffer,
+        };
+        Ok(DvbInput {
+            frontend,
+            filters: PidFilters::new(&source.device.demux),
+            dvr,
+            buf: vec![0; source.options.read_chunk.max(188)].into_boxed_slice(),
+            reads_per_poll: source.options.reads_per_poll.max(1),
+            max_filters: source.options.max_filters,
+            tuning,
+            plan,
+            lock: LockSupervisor::new(LockPolicy::for_satellite(tuning.system.is_satellite()), now),
+            signal: SignalTracker::new(),
+            next_stats: now,
+            report,
+            stats: SourceStats::default(),
+            last_state: TunerState::Tuning,
+        })
+    }
+
+    fn failed(&self, e: dvbgate_dvb::DvbError) -> InputError {
+        InputError::Read(format!("{}: {e}", self.report.frontend))
+    }
+
+    fn read_signal(&mut self, now: Instant) -> Result<(), InputError> {
+        if now < self.next_stats {
+            return Ok(());
+        }
+        let raw = self.frontend.stats().map_err(|e| self.failed(e))?;
+        self.lock.status(now, raw.flags.lock);
+        self.report.signal = self.signal.update(&raw);
+        self.next_stats = now
+            + if self.lock.state() == TunerState::Locked {
+                STATS_LOCKED
+            } else {
+                STATS_SEARCHING
+            };
+        Ok(())
+    }
+
+    fn retune(&mut self, now: Instant, sink: &mut dyn InputSink) -> Result<(), InputError> {
+        warn!(tuner = %self.report.frontend, multiplex = %self.tuning.summary(), "retuning");
+        match self.frontend.tune(&self.tuning, self.plan.as_ref()) {
+            Ok(()) => {}
+            Err(e) if e.is_gone() => return Err(self.failed(e)),
+            // Anything else is worth another try later; the supervisor keeps the pace.
+            Err(e) => warn!(tuner = %self.report.frontend, "retune failed: {e}"),
+        }
+        self.lock.tuned(now);
+        self.signal.retuned();
+        self.next_stats = now + STATS_SEARCHING;
+        // What comes after the retune does not continue what came before.
+        sink.discontinuity();
+        Ok(())
+    }
+
+    fn log_state(&mut self) {
+        let state = self.lock.state();
+        if state == self.last_state {
+            return;
+        }
+        let tuner = &self.report.frontend;
+        let multiplex = self.tuning.summary();
+        match state {
+            TunerState::Locked => info!(%tuner, %multiplex, "locked"),
+            TunerState::NoLock => warn!(%tuner, %multiplex, "no lock"),
+            TunerState::LockLost => warn!(%tuner, %multiplex, "lock lost"),
+            TunerState::NoData => warn!(%tuner, %multiplex, "locked but no data"),
+            TunerState::Tuning => {}
+        }
+        self.last_state = state;
+    }
+}
+
+impl MuxInput for DvbInput {
+    fn poll(&mut self, now: Instant, sink: &mut dyn InputSink) -> Result<usize, InputError> {
+        self.read_signal(now)?;
+        if self.lock.poll(now) == Action::Retune {
+            self.retune(now, sink)?;
+        }
+        self.log_state();
+
+        let mut total = 0;
+        for _ in 0..self.reads_per_poll {
+            match self.dvr.read(&mut self.buf) {
+                Ok(DvrRead::Data(n)) => {
+                    sink.data(&self.buf[..n]);
+                    total += n;
+                    if n < self.buf.len() {
+                        break; // drained
+                    }
+                }
+                Ok(DvrRead::Empty) => break,
+                // Packets were lost in the kernel; the stream goes on (continuity counters
+                // downstream show the gap).
+                Ok(DvrRead::Overflow) => {}
+                Err(e) => {
+                    self.stats.read_errors += 1;
+                    return Err(self.failed(e));
+                }
+            }
+        }
+        if total > 0 {
+            self.lock.data(now);
+            self.stats.bytes += total as u64;
+        }
+        Ok(total)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats
+    }
+
+    fn describe(&self) -> String {
+        format!("{} on {}", self.tuning.summary(), self.report.frontend)
+    }
+
+    fn select_pids(&mut self, wanted: &PidSelection) {
+        let selection = match wanted {
+            PidSelection::Pids(pids) if pids.len() <= self.max_filters => {
+                dvbgate_dvb::PidSelection::Pids(pids.iter().copied().collect::<BTreeSet<u16>>())
+            }
+            _ => dvbgate_dvb::PidSelection::WholeMux,
+        };
+        let whole = selection == dvbgate_dvb::PidSelection::WholeMux;
+        match self.filters.set(&selection) {
+            Ok(_) => {
+                self.report.pid_filters = (!whole).then(|| self.filters.active());
+            }
+            Err(e) if !whole => {
+                // Out of hardware filters, or a driver that refuses one: take everything
+                // rather than lose a channel.
+                warn!(tuner = %self.report.frontend, "PID filters failed ({e}); taking the whole multiplex");
+                if self
+                    .filters
+                    .set(&dvbgate_dvb::PidSelection::WholeMux)
+                    .is_ok()
+                {
+                    self.report.pid_filters = None;
+                }
+            }
+            Err(e) => {
+                warn!(tuner = %self.report.frontend, "cannot filter the whole multiplex: {e}")
+            }
+        }
+    }
+
+    fn tuner(&self) -> Option<TunerReport> {
+        let now = Instant::now();
+        Some(TunerReport {
+            state: self.lock.state(),
+            lock: self.lock.counters(),
+            retune_in_ms: self.lock.retune_in(now).map(|d| d.as_millis() as u64),
+            dvr_overflows: self.dvr.overflows(),
+            ..self.report.clone()
+        })
+    }
+}
+
+/// Opens the first tuner of the box that can receive `tuning` and is not in use: for
+/// tools (`dvbgate probe dvb-t://…`) that run without the daemon's tuner manager.
+pub fn open_any(tuning: &Tuning, options: DvbOptions) -> Result<DvbInput, InputError> {
+    let devices = dvbgate_dvb::discover().map_err(|e| InputError::Open(e.to_string()))?;
+    if devices.is_empty() {
+        return Err(InputError::Open(format!(
+            "no DVB adapter found under {} to tune {}",
+            dvbgate_dvb::DVB_ROOT,
+            tuning.summary()
+        )));
+    }
+    let mut reasons = Vec::new();
+    for device in devices {
+        let source = DvbSource {
+            device,
+            tuning: *tuning,
+            setup: TunerSetup::default(),
+            options,
+        };
+        match DvbInput::open(&source, Instant::now()) {
+            Ok(input) => return Ok(input),
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+    Err(InputError::Open(format!(
+        "no tuner could tune {}: {}",
+        tuning.summary(),
+        reasons.join("; ")
+    )))
+}
