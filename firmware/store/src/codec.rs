@@ -14,6 +14,8 @@ pub(crate) const INPUTS: &str = "inputs";
 pub(crate) const CHANNELS: &str = "channels";
 pub(crate) const ADDRESSES: &str = "addresses";
 pub(crate) const NUMBERS: &str = "numbers";
+pub(crate) const SCANS: &str = "scans";
+pub(crate) const TUNERS: &str = "tuners";
 
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub(crate) const NEXT_INPUT_ID_KEY: &str = "next_input_id";

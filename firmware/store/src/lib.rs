@@ -8,18 +8,28 @@
 //! transactions. The layout carries a schema version; [`Store::open`] upgrades older
 //! databases step by step (see the `migrate` module) and refuses newer ones.
 //!
-//! Layout (schema 2): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
+//! Layout (schema 3): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
 //! u32 big-endian), `settings` (`settings` → JSON), `inputs` and `channels` (u32 BE
-//! id → JSON), `addresses` (canonical address string → u32 BE channel id) and
-//! `numbers` (u16 BE channel number → u32 BE channel id).
+//! id → JSON), `addresses` (canonical address string → u32 BE channel id),
+//! `numbers` (u16 BE channel number → u32 BE channel id), `scans` (u32 BE input id →
+//! JSON [`ScanRecord`]: what the last scan found on a DVB input) and `tuners` (tuner
+//! key like `adapter0/frontend0` → JSON [`TunerSettings`]).
+//!
+//! A scan is merged into the configuration by [`Store::merge_scan`]; the rules (what a
+//! rescan keeps, creates, moves and reports) are in the `merge` module.
 
 mod codec;
 mod error;
+mod merge;
 mod migrate;
 mod model;
 mod pool;
+mod scan;
+mod tuner;
 #[doc(hidden)]
 pub mod v1;
+#[doc(hidden)]
+pub mod v2;
 
 use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -30,11 +40,15 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use crate::codec::{
-    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SETTINGS,
-    SETTINGS_KEY, decode_json, decode_u16, decode_u32, encode_json, id_key, number_key,
-    take_next_id,
+    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SCANS,
+    SETTINGS, SETTINGS_KEY, TUNERS, decode_json, decode_u16, decode_u32, encode_json, id_key,
+    number_key, take_next_id,
 };
 pub use crate::error::StoreError;
+pub use crate::merge::{
+    ChannelMove, ChannelSummary, DuplicateMux, InputSummary, InputUpdate, MatchedBy, MergeOptions,
+    MergeReport, MissingService, SkipReason, SkippedService,
+};
 pub use crate::migrate::SCHEMA_VERSION;
 pub use crate::model::{
     ChannelConfig, ChannelPatch, EsFilter, InputConfig, InputPatch, MAX_CHANNEL_NUMBER, MAX_DSCP,
@@ -44,6 +58,14 @@ pub use crate::model::{
 use crate::model::{validate_channel, validate_input, validate_settings};
 pub use crate::pool::Ipv4Cidr;
 use crate::pool::{lowest_free_address, lowest_free_number};
+pub use crate::scan::{
+    MAX_SCAN_TEXT_CHARS, MAX_SERVICES_PER_MUX, ScanRecord, ScannedMux, ScannedService, ServiceKind,
+    broadcast_text, validate_scan_record, validate_scanned_mux,
+};
+pub use crate::tuner::{
+    MAX_USER_BAND_HZ, MIN_USER_BAND_HZ, TunerPatch, TunerSettings, tuner_key, validate_tuner,
+    validate_tuner_key, validate_unicable,
+};
 
 /// The sled configuration of the store (also used by the test support that writes
 /// databases by hand).
@@ -87,6 +109,8 @@ pub(crate) struct Trees {
     channels: sled::Tree,
     addresses: sled::Tree,
     numbers: sled::Tree,
+    scans: sled::Tree,
+    tuners: sled::Tree,
 }
 
 impl Trees {
@@ -98,6 +122,8 @@ impl Trees {
             channels: db.open_tree(CHANNELS)?,
             addresses: db.open_tree(ADDRESSES)?,
             numbers: db.open_tree(NUMBERS)?,
+            scans: db.open_tree(SCANS)?,
+            tuners: db.open_tree(TUNERS)?,
         })
     }
 }
@@ -257,8 +283,8 @@ impl Store {
         })
     }
 
-    /// Removes an input and, in the same transaction, its channels and their index
-    /// entries.
+    /// Removes an input and, in the same transaction, its channels, their index
+    /// entries and its scan record.
     pub fn remove_input(&self, id: u32) -> Result<(), StoreError> {
         self.write(|trees| {
             let doomed: Vec<u32> = self
@@ -272,14 +298,16 @@ impl Store {
                 &trees.channels,
                 &trees.addresses,
                 &trees.numbers,
+                &trees.scans,
             );
-            all.transaction(|(inputs, channels, addresses, numbers)| {
+            all.transaction(|(inputs, channels, addresses, numbers, scans)| {
                 if inputs.remove(&id_key(id))?.is_none() {
                     return Err(input_not_found(id).abort());
                 }
                 for channel_id in &doomed {
                     delete_channel(channels, addresses, numbers, *channel_id)?;
                 }
+                scans.remove(&id_key(id))?;
                 Ok(())
             })?;
             Ok(())
@@ -354,23 +382,7 @@ impl Store {
             );
             Ok(
                 all.transaction(|(meta, inputs, channels, addresses, numbers)| {
-                    if inputs.get(id_key(draft.input_id))?.is_none() {
-                        return Err(input_not_found(draft.input_id).abort());
-                    }
-                    let id = take_next_id(meta, NEXT_CHANNEL_ID_KEY, "channel")?;
-                    let channel = ChannelConfig {
-                        id,
-                        ..draft.clone()
-                    };
-                    claim_number(numbers, channels, &channel)?;
-                    claim_address(addresses, channels, &channel)?;
-                    if channels
-                        .insert(&id_key(id), encode_json(&channel))?
-                        .is_some()
-                    {
-                        return Err(counter_behind(NEXT_CHANNEL_ID_KEY, id).abort());
-                    }
-                    Ok(channel)
+                    insert_channel(meta, inputs, channels, addresses, numbers, &draft)
                 })?,
             )
         })
@@ -432,10 +444,112 @@ impl Store {
         })
     }
 
+    /// What the last scan found on each DVB input, by input id.
+    pub fn scans(&self) -> Result<Vec<ScanRecord>, StoreError> {
+        self.read(|trees| {
+            trees
+                .scans
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    decode_json(SCANS, &key_id(SCANS, &key)?, &value)
+                })
+                .collect()
+        })
+    }
+
+    /// What the last scan found on input `input_id`, if it is a scanned DVB input.
+    pub fn scan(&self, input_id: u32) -> Result<Option<ScanRecord>, StoreError> {
+        self.read(|trees| {
+            trees
+                .scans
+                .get(id_key(input_id))?
+                .map(|value| decode_json(SCANS, &input_id, &value))
+                .transpose()
+        })
+    }
+
+    /// The stored tuner settings, by adapter and frontend number. A tuner without an
+    /// entry has [`TunerSettings::new`]'s defaults.
+    pub fn tuners(&self) -> Result<Vec<TunerSettings>, StoreError> {
+        self.read(|trees| {
+            let mut tuners = trees
+                .tuners
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    decode_json::<TunerSettings>(TUNERS, &String::from_utf8_lossy(&key), &value)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            // Keys sort as bytes (adapter10 before adapter2); people count.
+            tuners.sort_by_cached_key(|tuner| tuner::tuner_numbers(&tuner.key));
+            Ok(tuners)
+        })
+    }
+
+    /// The stored settings of tuner `key`, if any.
+    pub fn tuner(&self, key: &str) -> Result<Option<TunerSettings>, StoreError> {
+        self.read(|trees| {
+            trees
+                .tuners
+                .get(key.as_bytes())?
+                .map(|value| decode_json(TUNERS, &key, &value))
+                .transpose()
+        })
+    }
+
+    /// Stores a tuner's settings after validating them, replacing what was stored for
+    /// its key.
+    pub fn set_tuner(&self, tuner: &TunerSettings) -> Result<(), StoreError> {
+        tuner::validate_tuner(tuner)?;
+        let json = encode_json(tuner);
+        self.write(|trees| {
+            trees.tuners.transaction(|tuners| {
+                tuners.insert(tuner.key.as_bytes(), json.as_slice())?;
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Changes the fields the patch sets, starting from the stored settings or, for a
+    /// tuner without any, from the defaults.
+    pub fn update_tuner(&self, key: &str, patch: TunerPatch) -> Result<TunerSettings, StoreError> {
+        tuner::validate_tuner_key(key)?;
+        self.write(|trees| {
+            let mut tuner = self.tuner(key)?.unwrap_or_else(|| TunerSettings::new(key));
+            patch.apply(&mut tuner);
+            tuner::validate_tuner(&tuner)?;
+            let json = encode_json(&tuner);
+            trees.tuners.transaction(|tuners| {
+                tuners.insert(key.as_bytes(), json.as_slice())?;
+                Ok(())
+            })?;
+            Ok(tuner)
+        })
+    }
+
+    /// Removes a tuner's stored settings: it goes back to the defaults.
+    pub fn remove_tuner(&self, key: &str) -> Result<(), StoreError> {
+        self.write(|trees| {
+            trees.tuners.transaction(|tuners| {
+                if tuners.remove(key.as_bytes())?.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "there are no stored settings for tuner {key:?}"
+                    ))
+                    .abort());
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
     /// Checks that the indexes and counters agree with the records: every channel
     /// decodes and owns its number and address entries, no index entry points
-    /// elsewhere, and the id counters are past every id. For diagnostics and tests;
-    /// the store keeps this true by itself.
+    /// elsewhere, every scan record belongs to an existing input, every tuner entry
+    /// sits under its own key, and the id counters are past every id. For diagnostics
+    /// and tests; the store keeps this true by itself.
     pub fn verify(&self) -> Result<(), StoreError> {
         self.read(|trees| {
             let corrupt = |message: String| Err(StoreError::Corrupt(message));
@@ -472,13 +586,36 @@ impl Store {
                     trees.addresses.len()
                 ));
             }
+            let inputs = self.inputs()?;
+            for entry in trees.scans.iter() {
+                let (key, value) = entry?;
+                let id = key_id(SCANS, &key)?;
+                let record: ScanRecord = decode_json(SCANS, &id, &value)?;
+                if record.input_id != id {
+                    return corrupt(format!(
+                        "tree \"scans\": key {id} holds the record of input {}",
+                        record.input_id
+                    ));
+                }
+                if !inputs.iter().any(|input| input.id == id) {
+                    return corrupt(format!(
+                        "tree \"scans\" has a record of input {id}, which does not exist"
+                    ));
+                }
+            }
+            for entry in trees.tuners.iter() {
+                let (key, value) = entry?;
+                let key = String::from_utf8_lossy(&key);
+                let tuner: TunerSettings = decode_json(TUNERS, &key, &value)?;
+                if tuner.key != key {
+                    return corrupt(format!(
+                        "tree \"tuners\": key {key:?} holds the settings of tuner {:?}",
+                        tuner.key
+                    ));
+                }
+            }
             let highest_channel = channels.iter().map(|channel| channel.id).max().unwrap_or(0);
-            let highest_input = self
-                .inputs()?
-                .iter()
-                .map(|input| input.id)
-                .max()
-                .unwrap_or(0);
+            let highest_input = inputs.iter().map(|input| input.id).max().unwrap_or(0);
             for (key, highest) in [
                 (NEXT_CHANNEL_ID_KEY, highest_channel),
                 (NEXT_INPUT_ID_KEY, highest_input),
@@ -562,6 +699,36 @@ fn counter_behind(key: &str, id: u32) -> StoreError {
     StoreError::Corrupt(format!(
         "counter {key:?} is {id}, but a record with that id exists"
     ))
+}
+
+/// Creates a validated channel draft inside a transaction: checks its input, gives it
+/// the next id, claims its number and address. The one way channels are created, by
+/// hand or by a scan merge.
+fn insert_channel(
+    meta: &TransactionalTree,
+    inputs: &TransactionalTree,
+    channels: &TransactionalTree,
+    addresses: &TransactionalTree,
+    numbers: &TransactionalTree,
+    draft: &ChannelConfig,
+) -> ConflictableTransactionResult<ChannelConfig, StoreError> {
+    if inputs.get(id_key(draft.input_id))?.is_none() {
+        return Err(input_not_found(draft.input_id).abort());
+    }
+    let id = take_next_id(meta, NEXT_CHANNEL_ID_KEY, "channel")?;
+    let channel = ChannelConfig {
+        id,
+        ..draft.clone()
+    };
+    claim_number(numbers, channels, &channel)?;
+    claim_address(addresses, channels, &channel)?;
+    if channels
+        .insert(&id_key(id), encode_json(&channel))?
+        .is_some()
+    {
+        return Err(counter_behind(NEXT_CHANNEL_ID_KEY, id).abort());
+    }
+    Ok(channel)
 }
 
 /// Names the channel `id` for a conflict message, from inside a transaction.

@@ -15,6 +15,8 @@
 //!   no strip fields, no per-output overrides), no index trees: uniqueness was checked
 //!   by scanning and could be broken by concurrent requests.
 //! - v2: indexes `addresses` and `numbers`, structured outputs, new fields.
+//! - v3: `scans` (what a scan found on each DVB input) and `tuners` (per-tuner
+//!   settings), both empty after the upgrade; nothing else changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -25,9 +27,9 @@ use sled::Transactional;
 use tracing::{info, warn};
 
 use crate::codec::{
-    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS,
-    SCHEMA_VERSION_KEY, SETTINGS, SETTINGS_KEY, decode_json, decode_u32, encode_json, id_key,
-    number_key,
+    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SCANS,
+    SCHEMA_VERSION_KEY, SETTINGS, SETTINGS_KEY, TUNERS, decode_json, decode_u32, encode_json,
+    id_key, number_key,
 };
 use crate::error::StoreError;
 use crate::model::{
@@ -37,12 +39,12 @@ use crate::model::{
 use crate::pool::{Ipv4Cidr, lowest_free_address, lowest_free_number};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 type Step = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `STEPS[i]` migrates schema `i + 1` to `i + 2`.
-const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2];
+const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2, v2_to_v3];
 
 /// Brings the freshly opened database to [`SCHEMA_VERSION`]: initialises an empty
 /// one, migrates an older one, refuses a newer one. Returns the version.
@@ -63,7 +65,9 @@ pub(crate) fn prepare(db: &sled::Db, dir: &Path) -> Result<u32, StoreError> {
         // No version: a new database, or one whose creation a power cut interrupted
         // after some trees were created but before the first commit. Either way all
         // our trees are empty; anything else is not ours to initialise over.
-        for tree in [META, SETTINGS, INPUTS, CHANNELS, ADDRESSES, NUMBERS] {
+        for tree in [
+            META, SETTINGS, INPUTS, CHANNELS, ADDRESSES, NUMBERS, SCANS, TUNERS,
+        ] {
             if exists(tree) && !db.open_tree(tree)?.is_empty() {
                 return Err(StoreError::Corrupt(format!(
                     "the database has records in tree {tree:?} but no schema_version \
@@ -274,6 +278,39 @@ pub(crate) fn v1_to_v2(db: &sled::Db) -> Result<(), StoreError> {
         channels = channels.len(),
         "configuration migrated to schema 2"
     );
+    Ok(())
+}
+
+/// v2 → v3: the trees `scans` and `tuners`, empty. A v2 database has neither; clear
+/// them anyway (as v1 → v2 does its indexes), so that the step starts from nothing
+/// whatever an interrupted experiment left there.
+pub(crate) fn v2_to_v3(db: &sled::Db) -> Result<(), StoreError> {
+    let meta = db.open_tree(META)?;
+    let scans_tree = db.open_tree(SCANS)?;
+    let tuners_tree = db.open_tree(TUNERS)?;
+    let stale_scans: Vec<_> = scans_tree.iter().keys().collect::<Result<_, _>>()?;
+    let stale_tuners: Vec<_> = tuners_tree.iter().keys().collect::<Result<_, _>>()?;
+    (&meta, &scans_tree, &tuners_tree)
+        .transaction(|(meta, scans, tuners)| {
+            let version = meta.get(SCHEMA_VERSION_KEY)?;
+            if version.as_deref() != Some(&2u32.to_be_bytes()[..]) {
+                return Err(StoreError::Corrupt(format!(
+                    "the v2→v3 migration found schema_version {version:02x?} instead of 2"
+                ))
+                .abort());
+            }
+            for key in &stale_scans {
+                scans.remove(key)?;
+            }
+            for key in &stale_tuners {
+                tuners.remove(key)?;
+            }
+            meta.insert(SCHEMA_VERSION_KEY, &3u32.to_be_bytes())?;
+            Ok(())
+        })
+        .map_err(StoreError::from)?;
+    db.flush()?;
+    info!("configuration migrated to schema 3");
     Ok(())
 }
 
