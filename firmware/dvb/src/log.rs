@@ -42,6 +42,12 @@ pub(crate) fn level(syslog_level: c_int, message: &str) -> Level {
     if message == "Need a LNBf to work" {
         return Level::Debug;
     }
+    // "Device or resource busy while opening /dev/dvb/…": the failed open is returned
+    // to the caller as a DvbError naming the device, and a busy tuner is an ordinary
+    // answer when looking for a free one; the log keeps it for debugging.
+    if message.contains(" while opening /dev/") {
+        return Level::Debug;
+    }
     match syslog_level {
         l if l <= ffi::LOG_ERR as c_int => Level::Error,
         l if l == ffi::LOG_WARNING as c_int => Level::Warn,
