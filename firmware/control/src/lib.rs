@@ -11,6 +11,7 @@
 mod output;
 pub mod sap;
 mod supervisor;
+pub mod tuners;
 mod views;
 
 pub use output::{protocol, send_options, stream_url};

@@ -193,6 +193,14 @@ where
             .map(|(k, _)| k)
     }
 
+    /// Who holds a tuner, with their priorities, in the order they came.
+    pub fn holders(&self, key: &K) -> Vec<(C, Priority)> {
+        self.slots
+            .get(key)
+            .map(|s| s.holders.clone())
+            .unwrap_or_default()
+    }
+
     /// What a tuner is tuned to, and by how many consumers.
     pub fn assignment(&self, key: &K) -> Option<(Option<&Tuning>, usize)> {
         self.slots
