@@ -4,8 +4,9 @@
 //! - [`reader`]: bytes to 188-byte packets (sync, resync, 188/192/204 framings);
 //! - [`packet`]: header fields, PCR, the few in-place rewrites a remuxer needs;
 //! - [`section`]: PSI/SI sections reassembled across packets, CRC-checked;
-//! - [`tables`], [`descriptor`], [`text`]: PAT, CAT, PMT, NIT, SDT, EIT, TDT/TOT parsed and
-//!   built, descriptor loops, DVB strings;
+//! - [`tables`], [`descriptor`], [`delivery`], [`text`]: PAT, CAT, PMT, NIT, BAT, SDT, EIT,
+//!   TDT/TOT parsed and built, descriptor loops (delivery systems, channel numbers), DVB
+//!   strings;
 //! - [`write`]: building sections and packetizing them with continuity counters;
 //! - [`stats`], [`mux`], [`monitor`]: per-PID counters and a model of the multiplex that
 //!   follows table versions;
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod delivery;
 pub mod descriptor;
 pub mod monitor;
 pub mod mux;

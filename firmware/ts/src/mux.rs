@@ -1,12 +1,14 @@
 //! What a multiplex carries, kept current as its tables change: programs (PAT), their
-//! streams (PMT), service names (SDT), the network (NIT), CA systems (CAT), the present and
-//! following events (EIT p/f actual), and the broadcaster's clock (TDT/TOT).
+//! streams (PMT), service names (SDT), the network (NIT actual, all its sections), the
+//! bouquets (BAT), CA systems (CAT), the present and following events (EIT p/f actual), and
+//! the broadcaster's clock (TDT/TOT).
 //!
 //! Sections repeat many times a second; a repeat is recognised by its CRC and costs a map
 //! lookup, so parsing and allocation happen only when a table really changes.
 
 use crate::descriptor;
 use crate::section::Section;
+use crate::tables::nit::{NetworkTable, TableCollector};
 use crate::tables::{self, pmt::StreamKind, table_id};
 use crate::text;
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +22,7 @@ pub enum Change {
     Pmt(u16),
     /// Service names, types or flags changed.
     Sdt,
+    /// The network (NIT actual) or a bouquet (BAT) changed.
     Nit,
     Cat,
     /// This service's present/following events changed.
@@ -104,6 +107,37 @@ struct PatCollector {
     network_pid: Option<u16>,
 }
 
+/// At most this many bouquets (BAT sub-tables) are kept; satellite platforms send dozens,
+/// and each may list hundreds of services.
+pub const MAX_BOUQUETS: usize = 16;
+
+/// Which sections of one version of a table have arrived.
+#[derive(Default)]
+struct SectionSet {
+    version: Option<u8>,
+    last: u8,
+    seen: [u64; 4],
+}
+
+impl SectionSet {
+    fn mark(&mut self, s: &Section<'_>) {
+        if self.version != Some(s.version()) || self.last != s.last_section_number() {
+            *self = SectionSet {
+                version: Some(s.version()),
+                last: s.last_section_number(),
+                seen: [0; 4],
+            };
+        }
+        let n = s.section_number();
+        self.seen[usize::from(n / 64)] |= 1 << (n % 64);
+    }
+
+    fn complete(&self) -> bool {
+        self.version.is_some()
+            && (0..=self.last).all(|n| self.seen[usize::from(n / 64)] & (1 << (n % 64)) != 0)
+    }
+}
+
 /// See the module docs.
 #[derive(Default)]
 pub struct MuxModel {
@@ -115,7 +149,10 @@ pub struct MuxModel {
     pmts: BTreeMap<u16, PmtEntry>,
     original_network_id: Option<u16>,
     sdt: BTreeMap<u16, SdtInfo>,
+    sdt_sections: SectionSet,
     network: Option<NetworkInfo>,
+    nit: TableCollector,
+    bouquets: BTreeMap<u16, TableCollector>,
     cat: Vec<(u16, u16)>,
     eit_pf: BTreeMap<u16, EitPf>,
     utc: Option<i64>,
@@ -155,6 +192,7 @@ impl MuxModel {
             table_id::CAT => self.on_cat(s),
             table_id::SDT_ACTUAL => self.on_sdt(s),
             table_id::NIT_ACTUAL => self.on_nit(s),
+            table_id::BAT => self.on_bat(s),
             table_id::EIT_PF_ACTUAL => self.on_eit_pf(s),
             table_id::TDT | table_id::TOT => self.on_time(s),
             _ => None,
@@ -193,6 +231,8 @@ impl MuxModel {
         self.last_crc
             .retain(|k, _| k.table_id != table_id::PMT || pmt_pids.contains(&k.pid));
         self.programs = programs;
+        // The NIT may have come first: which of its entries is ours is known only now.
+        self.refresh_network_info();
         changed.then_some(Change::Pat)
     }
 
@@ -250,6 +290,7 @@ impl MuxModel {
             return None; // an SDT actual that contradicts the PAT: trust the PAT
         }
         self.original_network_id = Some(sdt.original_network_id);
+        self.sdt_sections.mark(s);
         let mut changed = false;
         for entry in sdt.services() {
             let (service_type, provider, name) = match entry.service_descriptor() {
@@ -280,21 +321,47 @@ impl MuxModel {
 
     fn on_nit(&mut self, s: &Section<'_>) -> Option<Change> {
         let nit = tables::nit::parse(s).ok()?;
-        let transports: Vec<_> = nit.transport_streams().collect();
-        let ours = transports
+        let changed = self.nit.add(
+            s,
+            nit.network_name().map(text::decode),
+            nit.transport_streams().map(|t| t.details()).collect(),
+        );
+        let summary_changed = self.refresh_network_info();
+        (changed || summary_changed).then_some(Change::Nit)
+    }
+
+    /// Recomputes the NIT summary; true if it changed.
+    fn refresh_network_info(&mut self) -> bool {
+        let Some(table) = self.nit.table() else {
+            return false;
+        };
+        let ours = table
+            .transports
             .iter()
             .find(|t| Some(t.transport_stream_id) == self.transport_stream_id)
-            .or(transports.first());
+            .or(table.transports.first());
         let info = NetworkInfo {
-            network_id: nit.network_id,
-            name: nit.network_name().map(text::decode),
-            delivery_system: ours.and_then(|t| tables::nit::delivery_system(t.descriptors)),
-            transport_streams: transports.len(),
+            network_id: table.id,
+            name: table.name.clone(),
+            delivery_system: ours.and_then(|t| t.delivery_system),
+            transport_streams: table.transports.len(),
         };
-        (self.network.as_ref() != Some(&info)).then(|| {
-            self.network = Some(info);
-            Change::Nit
-        })
+        let changed = self.network.as_ref() != Some(&info);
+        self.network = Some(info);
+        changed
+    }
+
+    fn on_bat(&mut self, s: &Section<'_>) -> Option<Change> {
+        let bat = tables::bat::parse(s).ok()?;
+        if !self.bouquets.contains_key(&bat.bouquet_id) && self.bouquets.len() >= MAX_BOUQUETS {
+            return None;
+        }
+        let changed = self.bouquets.entry(bat.bouquet_id).or_default().add(
+            s,
+            bat.bouquet_name().map(text::decode),
+            bat.transport_streams().map(|t| t.details()).collect(),
+        );
+        changed.then_some(Change::Nit)
     }
 
     fn on_eit_pf(&mut self, s: &Section<'_>) -> Option<Change> {
@@ -341,6 +408,18 @@ impl MuxModel {
     }
     pub fn network(&self) -> Option<&NetworkInfo> {
         self.network.as_ref()
+    }
+    /// The NIT actual, decoded, as far as its sections have arrived.
+    pub fn nit(&self) -> Option<&NetworkTable> {
+        self.nit.table()
+    }
+    /// The bouquets (BAT sub-tables) seen, by bouquet id; at most [`MAX_BOUQUETS`].
+    pub fn bouquets(&self) -> impl Iterator<Item = &NetworkTable> + '_ {
+        self.bouquets.values().filter_map(TableCollector::table)
+    }
+    /// Every section of the current SDT actual version has arrived.
+    pub fn sdt_complete(&self) -> bool {
+        self.sdt_sections.complete()
     }
     /// `(CA_system_id, EMM PID)` from the CAT.
     pub fn cat(&self) -> &[(u16, u16)] {
@@ -464,5 +543,84 @@ mod tests {
         assert_eq!(m.on_section(0, &sec(&s0)), None);
         assert_eq!(m.on_section(0, &sec(&s1)), Some(Change::Pat));
         assert_eq!(m.programs().len(), 2);
+    }
+
+    #[test]
+    fn keeps_the_whole_nit_the_bouquets_and_sdt_completeness() {
+        use crate::tables::{bat, nit};
+        let mut m = MuxModel::new();
+        let terrestrial = |mhz: u32| {
+            let f = (mhz * 100_000).to_be_bytes();
+            vec![
+                0x5A, 11, f[0], f[1], f[2], f[3], 0x1F, 0x81, 0x0A, 0xFF, 0xFF, 0xFF, 0xFF,
+            ]
+        };
+        let (t1, t2) = (terrestrial(474), terrestrial(482));
+        let ts = |tsid, descriptors| nit::NitTransport {
+            transport_stream_id: tsid,
+            original_network_id: 0x20FA,
+            descriptors,
+        };
+        let name = nit::network_name_descriptor("Réseau");
+        let s0 = nit::build_section(0x40, 0x3001, 0, (0, 1), &name, &[ts(1, &t1[..])]);
+        let s1 = nit::build_section(0x40, 0x3001, 0, (1, 1), &[], &[ts(2, &t2[..])]);
+        assert_eq!(m.on_section(0x10, &sec(&s0)), Some(Change::Nit));
+        assert!(!m.nit().unwrap().complete);
+        assert_eq!(m.on_section(0x10, &sec(&s1)), Some(Change::Nit));
+        assert_eq!(m.on_section(0x10, &sec(&s1)), None, "a repeat");
+        let table = m.nit().unwrap();
+        assert!(table.complete);
+        assert_eq!(table.name.as_deref(), Some("Réseau"));
+        assert_eq!(table.transports.len(), 2);
+        let info = m.network().unwrap();
+        assert_eq!((info.network_id, info.transport_streams), (0x3001, 2));
+
+        // The PAT comes after the NIT: the summary then describes our own entry.
+        m.on_section(0, &sec(&pat::build(2, 0, &[(1, 0x100)])));
+        assert_eq!(m.network().unwrap().delivery_system, Some("DVB-T"));
+
+        // BATs: kept per bouquet, at most MAX_BOUQUETS of them.
+        for id in 0..MAX_BOUQUETS as u16 + 3 {
+            let b = bat::build(id, 0, (0, 0), &bat::bouquet_name_descriptor("B"), &[]);
+            let change = m.on_section(0x11, &sec(&b));
+            assert_eq!(
+                change,
+                (usize::from(id) < MAX_BOUQUETS).then_some(Change::Nit),
+                "bouquet {id}"
+            );
+        }
+        assert_eq!(m.bouquets().count(), MAX_BOUQUETS);
+        assert_eq!(m.bouquets().next().unwrap().name.as_deref(), Some("B"));
+
+        // SDT actual in two sections: complete only with both.
+        let d = sdt::service_descriptor(1, "P", "S");
+        let entry = sdt::SdtEntry {
+            service_id: 1,
+            eit_schedule: false,
+            eit_present_following: false,
+            running_status: 4,
+            free_ca_mode: false,
+            descriptors: &d,
+        };
+        let one = sdt::build(2, 0x20FA, 0, &[entry]);
+        let mut s0 = one.clone();
+        s0[7] = 1; // last_section_number
+        let fix_crc = |b: &mut Vec<u8>| {
+            let n = b.len();
+            let crc = mpeg2ts_reader::mpegts_crc::sum32(&b[..n - 4]);
+            b[n - 4..].copy_from_slice(&crc.to_be_bytes());
+        };
+        fix_crc(&mut s0);
+        let mut s1 = s0.clone();
+        s1[6] = 1; // section_number
+        fix_crc(&mut s1);
+        assert!(!m.sdt_complete());
+        m.on_section(0x11, &sec(&s0));
+        assert!(!m.sdt_complete());
+        m.on_section(0x11, &sec(&s1));
+        assert!(m.sdt_complete());
+        // Version 1 in one section: complete again at once.
+        m.on_section(0x11, &sec(&sdt::build(2, 0x20FA, 1, &[entry])));
+        assert!(m.sdt_complete());
     }
 }

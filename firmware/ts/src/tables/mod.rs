@@ -1,6 +1,7 @@
 //! The PSI/SI tables a gateway reads and writes. Each module parses a table from a checked
 //! [`crate::section::Section`] and, where we emit that table, builds it.
 
+pub mod bat;
 pub mod cat;
 pub mod eit;
 pub mod nit;
