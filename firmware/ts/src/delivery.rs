@@ -934,4 +934,40 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].as_ref().unwrap().system_name(), "DVB-T2");
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A small deterministic generator: every decoder over many short random payloads,
+        // and over every prefix of them.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut byte = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        };
+        let mut decoded = 0;
+        for round in 0..2000 {
+            let len = usize::from(byte()) % 40;
+            let mut p: Vec<u8> = (0..len).map(|_| byte()).collect();
+            if round % 2 == 0 && !p.is_empty() {
+                p[0] = T2_DELIVERY_EXTENSION;
+            }
+            for n in 0..=p.len() {
+                let q = &p[..n];
+                decoded += usize::from(satellite(q).is_ok())
+                    + usize::from(cable(q).is_ok())
+                    + usize::from(terrestrial(q).is_ok())
+                    + usize::from(t2(q).is_ok())
+                    + usize::from(frequency_list(q).is_ok());
+                let _ = crate::descriptor::logical_channels(q).len();
+                let _ = crate::descriptor::nordig_channel_lists(q).count();
+                let _ = deliveries(q).count();
+            }
+        }
+        assert!(
+            decoded > 1000,
+            "the generator should also hit valid payloads"
+        );
+    }
 }
