@@ -326,7 +326,8 @@ impl Tuning {
     /// Whether two tunings reach the same multiplex: the same kind of delivery, close
     /// enough in frequency (tables and tuning files round differently; terrestrial
     /// transmitters use offsets of ±167 kHz), and for satellite the same polarisation and
-    /// dish.
+    /// dish. One frequency can carry several multiplexes (DVB-T2 PLPs, DVB-S2 input
+    /// streams): those differ, since a tuner delivers one at a time.
     pub fn same_multiplex(&self, other: &Tuning) -> bool {
         let family = |s: DeliverySystem| match s {
             DeliverySystem::DvbT | DeliverySystem::DvbT2 => 0,
@@ -338,19 +339,26 @@ impl Tuning {
             return false;
         }
         let tolerance_hz = match (&self.params, &other.params) {
+            (Params::Terrestrial { plp_id: a, .. }, Params::Terrestrial { plp_id: b, .. })
+                if a != b =>
+            {
+                return false;
+            }
             (
                 Params::Satellite {
                     polarisation: p1,
                     switch: s1,
+                    stream_id: i1,
                     ..
                 },
                 Params::Satellite {
                     polarisation: p2,
                     switch: s2,
+                    stream_id: i2,
                     ..
                 },
             ) => {
-                if p1 != p2 || s1 != s2 {
+                if p1 != p2 || s1 != s2 || i1 != i2 {
                     return false;
                 }
                 // Transponders of one polarisation are at least ~19 MHz apart.
