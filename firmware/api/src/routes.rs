@@ -8,7 +8,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dvbgate_control::{ChannelView, InputView, Supervisor};
+use dvbgate_control::{ChannelView, InputView, Supervisor, TunerView};
 use dvbgate_pipeline::InputState;
 use dvbgate_store::{ChannelPatch, InputPatch, NewChannel, NewInput, Settings};
 use serde::de::DeserializeOwned;
@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(get_input).patch(update_input).delete(delete_input),
         )
         .route("/api/v1/settings", get(get_settings).put(put_settings))
+        .route("/api/v1/tuners", get(list_tuners))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(middleware::from_fn(changes_from_loopback_only))
         .with_state(state)
@@ -196,6 +197,11 @@ async fn delete_channel(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_tuners(State(app): State<Arc<AppState>>) -> Result<Json<Vec<TunerView>>, ApiError> {
+    let sup = app.supervisor.clone();
+    Ok(Json(blocking(move || Ok(sup.tuner_views())).await?))
 }
 
 async fn list_inputs(State(app): State<Arc<AppState>>) -> Result<Json<Vec<InputView>>, ApiError> {

@@ -16,4 +16,4 @@ mod views;
 
 pub use output::{protocol, send_options, stream_url};
 pub use supervisor::{Supervisor, SupervisorOptions};
-pub use views::{ChannelStatus, ChannelView, InputView};
+pub use views::{ChannelStatus, ChannelView, InputView, TunerView};

@@ -1,14 +1,18 @@
 //! Configuration to running pipelines, and back to views.
 
-use crate::views::{ChannelView, InputView};
+use crate::tuners::{Consumer, TunerConfig, TunerKey, TunerManager};
+use crate::views::{ChannelView, InputView, TunerView};
 use dvbgate_inputs::InputOptions;
+use dvbgate_inputs::dvb::{DvbOptions, DvbSource};
 use dvbgate_outputs::OutputSpec;
 use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig};
 use dvbgate_remux::{ChannelKey, ChannelSpec, EsFilter};
 use dvbgate_store::{ChannelConfig, NewChannel, Settings, Store, StoreError};
 use dvbgate_ts::tables::sdt::ServiceKind;
 use dvbgate_ts::timing::ClockConfig;
-use std::collections::HashMap;
+use dvbgate_tuning::Tuning;
+use dvbgate_tuning::allocate::Priority;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -23,6 +27,9 @@ pub struct SupervisorOptions {
     pub ring_datagrams: usize,
     /// An input that failed to start is tried again after this long.
     pub retry_after: Duration,
+    /// Where DVB adapters appear (`/dev/dvb`).
+    pub dvb_root: std::path::PathBuf,
+    pub dvb: DvbOptions,
 }
 
 impl Default for SupervisorOptions {
@@ -33,6 +40,8 @@ impl Default for SupervisorOptions {
             input: InputOptions::default(),
             ring_datagrams: 256,
             retry_after: Duration::from_secs(5),
+            dvb_root: dvbgate_dvb::DVB_ROOT.into(),
+            dvb: DvbOptions::default(),
         }
     }
 }
@@ -40,6 +49,8 @@ impl Default for SupervisorOptions {
 struct Running {
     url: String,
     pipeline: Pipeline,
+    /// For tuner inputs: the tuner it holds.
+    tuner: Option<TunerKey>,
     /// What this pipeline was last told, per channel: only differences are sent.
     applied: HashMap<ChannelKey, ChannelSetup>,
 }
@@ -56,12 +67,14 @@ pub struct Supervisor {
     store: Arc<Store>,
     options: SupervisorOptions,
     state: Mutex<State>,
+    tuners: TunerManager,
 }
 
 impl Supervisor {
     pub fn new(store: Arc<Store>, options: SupervisorOptions) -> Arc<Supervisor> {
         Arc::new(Supervisor {
             store,
+            tuners: TunerManager::new(options.dvb_root.clone()),
             options,
             state: Mutex::new(State::default()),
         })
@@ -69,6 +82,44 @@ impl Supervisor {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    pub fn tuners(&self) -> &TunerManager {
+        &self.tuners
+    }
+
+    /// Re-reads the box's DVB adapters (hot-plug) and the technician's tuner settings.
+    /// Inputs whose tuner went away are stopped; the next [`reconcile`](Self::reconcile)
+    /// finds them another tuner or reports why there is none.
+    pub fn refresh_tuners(&self) -> Result<(), StoreError> {
+        let configs: BTreeMap<TunerKey, TunerConfig> = self
+            .store
+            .tuners()?
+            .into_iter()
+            .map(|t| {
+                (
+                    t.key,
+                    TunerConfig {
+                        enabled: t.enabled,
+                        setup: t.setup,
+                    },
+                )
+            })
+            .collect();
+        let refresh = self.tuners.refresh(&configs);
+        if refresh.lost.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.state();
+        for consumer in &refresh.lost {
+            if let Consumer::Input(id) = consumer
+                && let Some(r) = state.running.remove(id)
+            {
+                warn!(input = %r.pipeline.name(), "its tuner is gone; stopping it");
+                r.pipeline.stop();
+            }
+        }
+        Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -85,6 +136,13 @@ impl Supervisor {
         let mut state = self.state();
         let now = Instant::now();
 
+        // A tuner input runs only while it has enabled channels: it holds a tuner.
+        let should_run = |i: &dvbgate_store::InputConfig| {
+            i.enabled
+                && (!dvbgate_inputs::is_tuner_address(&i.url)
+                    || channels.iter().any(|c| c.input_id == i.id && c.enabled))
+        };
+
         // Stop what should no longer run (removed, disabled, or moved to another address).
         let stale: Vec<u32> = state
             .running
@@ -92,22 +150,19 @@ impl Supervisor {
             .filter(|(id, r)| {
                 !inputs
                     .iter()
-                    .any(|i| i.id == **id && i.enabled && i.url == r.url)
+                    .any(|i| i.id == **id && should_run(i) && i.url == r.url)
             })
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
-            if let Some(r) = state.running.remove(&id) {
-                info!(input = %r.pipeline.name(), "stopping input");
-                r.pipeline.stop();
-            }
+            self.stop_input(&mut state, id);
         }
         state
             .failed
-            .retain(|id, _| inputs.iter().any(|i| i.id == *id && i.enabled));
+            .retain(|id, _| inputs.iter().any(|i| i.id == *id && should_run(i)));
 
         let mut failures = Vec::new();
-        for input in inputs.iter().filter(|i| i.enabled) {
+        for input in inputs.iter().filter(|i| should_run(i)) {
             if !state.running.contains_key(&input.id) {
                 if let Some((why, retry_at)) = state.failed.get(&input.id)
                     && now < *retry_at
@@ -115,11 +170,32 @@ impl Supervisor {
                     failures.push((input.id, why.clone()));
                     continue;
                 }
-                let config = PipelineConfig {
+                let mut config = PipelineConfig {
                     input: self.options.input,
                     clock: self.options.clock,
                     tick: self.options.tick,
                     ..PipelineConfig::new(input.name.clone(), input.url.clone())
+                };
+                let tuner = if dvbgate_inputs::is_tuner_address(&input.url) {
+                    match self.lease_tuner(&mut state, input.id, &input.url) {
+                        Ok((key, source)) => {
+                            config.opener = Some(Arc::new(source));
+                            Some(key)
+                        }
+                        Err(why) => {
+                            let why = format!("input {:?}: {why}", input.name);
+                            if state.failed.get(&input.id).map(|(w, _)| w) != Some(&why) {
+                                warn!("{why}; retrying in {:?}", self.options.retry_after);
+                            }
+                            state
+                                .failed
+                                .insert(input.id, (why.clone(), now + self.options.retry_after));
+                            failures.push((input.id, why));
+                            continue;
+                        }
+                    }
+                } else {
+                    None
                 };
                 match Pipeline::start(config, Vec::new()) {
                     Ok(pipeline) => {
@@ -129,11 +205,15 @@ impl Supervisor {
                             Running {
                                 url: input.url.clone(),
                                 pipeline,
+                                tuner,
                                 applied: HashMap::new(),
                             },
                         );
                     }
                     Err(e) => {
+                        if tuner.is_some() {
+                            self.tuners.release(&Consumer::Input(input.id));
+                        }
                         let why = format!("input {:?}: {e}", input.name);
                         warn!("{why}; retrying in {:?}", self.options.retry_after);
                         state
@@ -167,6 +247,69 @@ impl Supervisor {
             }
         }
         Ok(failures)
+    }
+
+    /// A tuner for a tuner input; inputs preempted by it are stopped.
+    fn lease_tuner(
+        &self,
+        state: &mut State,
+        id: u32,
+        url: &str,
+    ) -> Result<(TunerKey, DvbSource), String> {
+        let tuning: Tuning = url.parse().map_err(|e| format!("{e}"))?;
+        let lease = self
+            .tuners
+            .acquire(Consumer::Input(id), &tuning, Priority::AlwaysOn)
+            .map_err(|e| e.to_string())?;
+        for other in &lease.preempted {
+            if let Consumer::Input(other) = other {
+                self.stop_input(state, *other);
+            }
+            info!("{other} yields {} to input {id}", lease.key);
+        }
+        Ok((
+            lease.key,
+            DvbSource {
+                device: lease.device,
+                tuning,
+                setup: lease.setup,
+                options: self.options.dvb,
+            },
+        ))
+    }
+
+    fn stop_input(&self, state: &mut State, id: u32) {
+        if let Some(r) = state.running.remove(&id) {
+            info!(input = %r.pipeline.name(), "stopping input");
+            r.pipeline.stop();
+            if r.tuner.is_some() {
+                self.tuners.release(&Consumer::Input(id));
+            }
+        }
+    }
+
+    /// Every tuner of the box: what it can do, who holds it, and (from the pipeline that
+    /// reads it) its lock, signal and error counters.
+    pub fn tuner_views(&self) -> Vec<TunerView> {
+        let reports: HashMap<TunerKey, (u32, dvbgate_inputs::TunerReport)> = {
+            let state = self.state();
+            state
+                .running
+                .iter()
+                .filter_map(|(id, r)| {
+                    let report = r.pipeline.snapshot().input.tuner?;
+                    Some((r.tuner.clone()?, (*id, report)))
+                })
+                .collect()
+        };
+        self.tuners
+            .list()
+            .into_iter()
+            .map(|info| {
+                let live = reports.get(&info.key).cloned();
+                TunerView::new(info, live)
+            })
+            .collect()
     }
 
     /// Every channel, configuration and live state together, by number.
@@ -258,8 +401,9 @@ impl Supervisor {
     /// Stops every pipeline.
     pub fn stop(&self) {
         let mut state = self.state();
-        for (_, r) in state.running.drain() {
-            r.pipeline.stop();
+        let ids: Vec<u32> = state.running.keys().copied().collect();
+        for id in ids {
+            self.stop_input(&mut state, id);
         }
     }
 }

@@ -268,7 +268,7 @@ impl TunerManager {
             holders: Vec::new(),
             error: Some(why.clone()),
         }));
-        out.sort_by(|a, b| natural_key(&a.key).cmp(&natural_key(&b.key)));
+        out.sort_by_key(|t| natural_key(&t.key));
         out
     }
 }

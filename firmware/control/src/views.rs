@@ -120,3 +120,27 @@ impl InputView {
         }
     }
 }
+
+/// A tuner for the API: the device, its holders, and its live report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TunerView {
+    #[serde(flatten)]
+    pub info: crate::tuners::TunerInfo,
+    /// The input (multiplex) whose pipeline reads this tuner.
+    pub input_id: Option<u32>,
+    /// Lock state, signal, retunes, PID filters, dvr overflows.
+    pub live: Option<dvbgate_inputs::TunerReport>,
+}
+
+impl TunerView {
+    pub(crate) fn new(
+        info: crate::tuners::TunerInfo,
+        live: Option<(u32, dvbgate_inputs::TunerReport)>,
+    ) -> TunerView {
+        TunerView {
+            info,
+            input_id: live.as_ref().map(|(id, _)| *id),
+            live: live.map(|(_, r)| r),
+        }
+    }
+}

@@ -47,8 +47,8 @@ pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyh
     })
 }
 
-/// Once a second: restart inputs that failed, create channels for newly discovered
-/// services, and announce channels with SAP. All of it touches the store or sockets, so it
+/// Once a second: notice tuners plugged in or out, restart inputs that failed, create
+/// channels for newly discovered services, and announce channels with SAP. All of it touches the store or sockets, so it
 /// runs off the async workers.
 async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<bool>) {
     let announcer = Arc::new(Mutex::new(Announcer::new()));
@@ -63,6 +63,7 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
         let (sup, sap) = (Arc::clone(&supervisor), Arc::clone(&announcer));
         let result =
             tokio::task::spawn_blocking(move || -> Result<(), dvbgate_store::StoreError> {
+                sup.refresh_tuners()?;
                 sup.reconcile()?;
                 sup.create_discovered_channels()?;
                 let channels = sup.store().channels()?;
