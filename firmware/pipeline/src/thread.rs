@@ -7,6 +7,8 @@ use dvbgate_outputs::{OutputSpec, Sender};
 use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
 use dvbgate_ts::tables::sdt::service_kind;
 use dvbgate_ts::timing::ClockConfig;
+use dvbgate_tuning::Tuning;
+use dvbgate_tuning::scan::{MuxFound, mux_found, tunings_from_nit};
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -102,7 +104,16 @@ impl std::error::Error for StartError {}
 enum Command {
     SetChannel(Box<ChannelSetup>),
     RemoveChannel(ChannelKey),
+    Survey(Box<Tuning>, SyncSender<Option<Survey>>),
     Stop,
+}
+
+/// What a running multiplex carries, as a scan reports it: its services, and the other
+/// multiplexes its NIT names.
+#[derive(Clone, Debug)]
+pub struct Survey {
+    pub found: MuxFound,
+    pub nit_tunings: Vec<Tuning>,
 }
 
 /// Handle to a running pipeline. Dropping it stops the thread.
@@ -163,6 +174,17 @@ impl Pipeline {
 
     pub fn remove_channel(&self, key: ChannelKey) {
         let _ = self.commands.send(Command::RemoveChannel(key));
+    }
+
+    /// What the multiplex carries, from the tables the pipeline holds: how a scan covers a
+    /// multiplex a tuner already receives, without a second tuner. `tuning` is how the
+    /// multiplex was tuned. None when the tables are not in or the thread does not answer.
+    pub fn survey(&self, tuning: Tuning, wait: Duration) -> Option<Survey> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.commands
+            .send(Command::Survey(Box::new(tuning), tx))
+            .ok()?;
+        rx.recv_timeout(wait).ok().flatten()
     }
 
     /// The latest report (at most a quarter of a second old).
@@ -382,6 +404,20 @@ impl Worker {
                 demux.remove_channel(key);
                 sender.remove_output(key);
                 self.output_errors.remove(&key);
+            }
+            Command::Survey(tuning, reply) => {
+                let model = &demux.monitor().model;
+                let survey = mux_found(model, *tuning).map(|found| {
+                    let own = found
+                        .original_network_id
+                        .map(|onid| (found.transport_stream_id, onid));
+                    let nit_tunings = model
+                        .nit()
+                        .map(|nit| tunings_from_nit(nit, &tuning, own))
+                        .unwrap_or_default();
+                    Survey { found, nit_tunings }
+                });
+                let _ = reply.try_send(survey);
             }
             Command::Stop => {}
         }

@@ -308,3 +308,42 @@ fn an_input_with_its_own_opener_is_told_which_pids_are_needed() {
     assert!(calls <= 4, "only changes are passed on: {calls} calls");
     pipeline.stop();
 }
+
+#[test]
+fn a_running_multiplex_answers_a_scan_from_its_tables() {
+    let cfg = SynthConfig {
+        bitrate: 4_000_000,
+        ..SynthConfig::default()
+    };
+    let opener = std::sync::Arc::new(FilteringOpener {
+        bytes: synth::generate(&cfg, 20_000, 0),
+        selections: Default::default(),
+        opens: Default::default(),
+    });
+    let url = "dvb-t://474MHz?bandwidth=8MHz";
+    let config = PipelineConfig {
+        opener: Some(opener),
+        ..PipelineConfig::new("surveyed", url)
+    };
+    let pipeline = Pipeline::start(config, Vec::new()).unwrap();
+    let tuning: dvbgate_tuning::Tuning = url.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let survey = loop {
+        match pipeline.survey(tuning, Duration::from_secs(1)) {
+            Some(s) if s.found.services.len() == usize::from(cfg.services) => break s,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "no survey with every service");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(survey.found.tuning, tuning);
+    let ids: Vec<u16> = survey.found.services.iter().map(|s| s.service_id).collect();
+    for i in 0..cfg.services {
+        assert!(ids.contains(&synth::service_id(i)), "{ids:?}");
+    }
+    assert!(
+        survey.nit_tunings.is_empty(),
+        "the synthetic mux has no NIT"
+    );
+    pipeline.stop();
+}
