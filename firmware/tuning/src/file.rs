@@ -48,7 +48,7 @@
 //! of Debian's files carry Latin-1 bytes); keys and values are ASCII. Size and entry count
 //! are bounded, so a huge file is refused before it can exhaust memory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::params::{
     CodeRate, DeliverySystem, GuardInterval, Hierarchy, Lnb, Modulation, Params, Polarisation,
@@ -61,6 +61,8 @@ use crate::params::{
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// The most entries (sections or lines) one file may have.
 pub const MAX_ENTRIES: usize = 20_000;
+/// The most keys one dvbv5 entry may have (a channel file's entry has about 20).
+pub const MAX_KEYS_PER_ENTRY: usize = 256;
 /// The most warnings kept; past it they are only counted.
 pub const MAX_WARNINGS: usize = 1_000;
 
@@ -125,26 +127,28 @@ pub fn parse(bytes: &[u8]) -> Result<TuningFile, FileError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(FileError::TooLarge { size: bytes.len() });
     }
-    let lines: Vec<(usize, &[u8])> = bytes
+    let mut lines = bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .map(|(i, line)| (i + 1, trim(line)))
         .filter(|(_, line)| !line.is_empty() && line[0] != b'#')
-        .collect();
-    let Some((_, first)) = lines.first() else {
+        .peekable();
+    let Some(&(_, first)) = lines.peek() else {
         return Err(FileError::Empty);
     };
     let mut out = Output::default();
     let format = if first[0] == b'[' {
-        parse_dvbv5(&lines, &mut out)?;
+        parse_dvbv5(lines, &mut out)?;
         Format::Dvbv5
     } else {
-        parse_legacy(&lines, &mut out)?;
+        parse_legacy(lines, &mut out)?;
         Format::Legacy
     };
+    // Entry warnings come after the line-by-line reading: put them in file order.
+    out.warnings.sort_by_key(|w| w.line);
     if out.dropped_warnings > 0 {
         out.warnings.push(Warning {
-            line: lines.last().map_or(0, |(n, _)| *n),
+            line: out.last_line,
             message: format!("{} more warnings not shown", out.dropped_warnings),
         });
     }
@@ -162,6 +166,7 @@ struct Output {
     warnings: Vec<Warning>,
     dropped_warnings: usize,
     entries: usize,
+    last_line: usize,
 }
 
 impl Output {
@@ -174,6 +179,7 @@ impl Output {
     }
 
     fn warn(&mut self, line: usize, message: String) {
+        self.last_line = self.last_line.max(line);
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(Warning { line, message });
         } else {
@@ -382,15 +388,15 @@ const LNBS: &str = "an LNB (UNIVERSAL, DBS, STANDARD, ENHANCED, C-BAND, L10700, 
 /// One `[section]` with its keys (upper-cased) and values, and where each was.
 struct Section<'a> {
     line: usize,
-    keys: Vec<(String, &'a [u8], usize)>,
+    /// Key → (value, line).
+    keys: HashMap<String, (&'a [u8], usize)>,
 }
 
 impl Section<'_> {
     fn get(&self, key: &str) -> Option<(String, usize)> {
         self.keys
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, v, line)| (String::from_utf8_lossy(v).into_owned(), *line))
+            .get(key)
+            .map(|(v, line)| (String::from_utf8_lossy(v).into_owned(), *line))
     }
 }
 
@@ -444,9 +450,12 @@ fn known_key(key: &str) -> bool {
         || key.starts_with("STAT_")
 }
 
-fn parse_dvbv5(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileError> {
-    let mut sections: Vec<Section<'_>> = Vec::new();
-    for &(line, content) in lines {
+fn parse_dvbv5<'a>(
+    lines: impl Iterator<Item = (usize, &'a [u8])>,
+    out: &mut Output,
+) -> Result<(), FileError> {
+    let mut sections: Vec<Section<'a>> = Vec::new();
+    for (line, content) in lines {
         if content[0] == b'[' {
             if !content.contains(&b']') {
                 return Err(FileError::Syntax {
@@ -457,7 +466,7 @@ fn parse_dvbv5(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileErr
             out.entry()?;
             sections.push(Section {
                 line,
-                keys: Vec::new(),
+                keys: HashMap::new(),
             });
             continue;
         }
@@ -485,21 +494,26 @@ fn parse_dvbv5(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileErr
             });
         }
         // libdvbv5 sends repeated properties in order, so the later one counts.
-        if let Some(earlier) = section.keys.iter_mut().find(|(k, _, _)| *k == key) {
-            if earlier.1 != value {
+        if let Some(earlier) = section.keys.get_mut(&key) {
+            if earlier.0 != value {
                 out.warn(
                     line,
                     format!(
                         "{key} is given twice in one entry ({} on line {}, {} here); the later counts",
-                        text(earlier.1),
-                        earlier.2,
+                        text(earlier.0),
+                        earlier.1,
                         text(value)
                     ),
                 );
             }
-            earlier.1 = value;
-            earlier.2 = line;
+            *earlier = (value, line);
             continue;
+        }
+        if section.keys.len() >= MAX_KEYS_PER_ENTRY {
+            return Err(FileError::Syntax {
+                line,
+                message: format!("more than {MAX_KEYS_PER_ENTRY} keys in one entry"),
+            });
         }
         if !known_key(&key) {
             out.warn(
@@ -507,7 +521,7 @@ fn parse_dvbv5(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileErr
                 format!("unknown key {} ignored", text(key.as_bytes())),
             );
         }
-        section.keys.push((key, value, line));
+        section.keys.insert(key, (value, line));
     }
     for section in &sections {
         match dvbv5_entry(section)? {
@@ -854,8 +868,11 @@ fn legacy_bandwidth(v: &str) -> Option<Read<u32>> {
     Some(Read::Value(hz))
 }
 
-fn parse_legacy(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileError> {
-    for &(line, content) in lines {
+fn parse_legacy<'a>(
+    lines: impl Iterator<Item = (usize, &'a [u8])>,
+    out: &mut Output,
+) -> Result<(), FileError> {
+    for (line, content) in lines {
         out.entry()?;
         // A comment may follow the fields.
         let content = match content.iter().position(|b| *b == b'#') {
@@ -868,9 +885,10 @@ fn parse_legacy(lines: &[(usize, &[u8])], out: &mut Output) -> Result<(), FileEr
                 message: format!("not a legacy entry: \"{}\"", text(content)),
             });
         };
+        // No legacy line has more than 10 fields; more are not collected.
         let fields = Fields {
             line,
-            fields: content.split_ascii_whitespace().collect(),
+            fields: content.split_ascii_whitespace().take(11).collect(),
         };
         match legacy_entry(&fields)? {
             Ok((tuning, frequency_text)) => out.push(line, tuning, &frequency_text),
@@ -939,7 +957,11 @@ fn legacy_entry(f: &Fields<'_>) -> Result<Entry, FileError> {
                     .map(|c| c.to_string())
                     .collect::<Vec<_>>()
                     .join(" or "),
-                f.fields.len()
+                if f.fields.len() > 10 {
+                    "more than 10".to_string()
+                } else {
+                    f.fields.len().to_string()
+                }
             ),
         });
     }

@@ -490,6 +490,17 @@ fn bounds() {
     // At the limit it is read; the duplicates collapse into one tuning.
     let many = "A 57028615 8VSB\n".repeat(MAX_ENTRIES);
     assert_eq!(parse_ok(&many).tunings.len(), 1);
+    // Entries with too many keys, lines with too many fields.
+    let keys: String = (0..=MAX_KEYS_PER_ENTRY)
+        .map(|i| format!("K{i} = 1\n"))
+        .collect();
+    let e = parse_err(&format!("[X]\n{keys}"));
+    assert!(
+        e.to_string().ends_with("more than 256 keys in one entry"),
+        "{e}"
+    );
+    let e = parse_err(&format!("A 57028615 8VSB{}\n", " x".repeat(100_000)));
+    assert!(e.to_string().ends_with("this one has more than 10"), "{e}");
     // Warnings are capped, the rest counted.
     let isdb = "[X]\nDELIVERY_SYSTEM = ISDBT\nFREQUENCY = 473142857\n".repeat(MAX_WARNINGS + 500);
     let f = parse_ok(&isdb);
