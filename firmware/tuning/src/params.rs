@@ -799,7 +799,7 @@ impl Tuning {
                 format!("{system} tuning with the parameters of another kind of delivery"),
             ));
         }
-        check_frequency(system, self.frequency_hz, None)?;
+        check_frequency(system, self.frequency_hz, false)?;
         match self.params {
             Params::Terrestrial {
                 bandwidth_hz,
@@ -818,7 +818,7 @@ impl Tuning {
                 modulation,
                 ..
             } => {
-                check_symbol_rate(system, symbol_rate, None)?;
+                check_symbol_rate(system, symbol_rate, false)?;
                 check_modulation(system, modulation)?;
             }
             Params::Satellite {
@@ -829,7 +829,7 @@ impl Tuning {
                 switch,
                 ..
             } => {
-                check_symbol_rate(system, symbol_rate, None)?;
+                check_symbol_rate(system, symbol_rate, false)?;
                 check_modulation(system, modulation)?;
                 if stream_id.is_some() && system != DeliverySystem::DvbS2 {
                     return Err(not_applicable("stream_id", system));
@@ -871,12 +871,12 @@ fn not_applicable(key: &str, system: DeliverySystem) -> ParseErrorKind {
     }
 }
 
-/// `written` is the text the value came from, when there is one: a plain number that is
-/// implausible gets a suggested unit.
+/// `unit_given`: the value was written with a unit. A plain number that is implausible
+/// gets the unit it was probably meant in.
 fn check_frequency(
     system: DeliverySystem,
     hz: u64,
-    written: Option<(&str, bool)>,
+    unit_given: bool,
 ) -> Result<(), ParseErrorKind> {
     let (range, what) = if system.is_satellite() {
         (
@@ -892,11 +892,12 @@ fn check_frequency(
     if range.contains(&hz) {
         return Ok(());
     }
-    let hint = match written {
-        Some((_, false)) | None => probable_unit(hz, &range, FREQUENCY_UNITS)
+    let hint = if unit_given {
+        String::new()
+    } else {
+        probable_unit(hz, &range, FREQUENCY_UNITS)
             .map(|u| format!("; write {u}"))
-            .unwrap_or_default(),
-        Some((_, true)) => String::new(),
+            .unwrap_or_default()
     };
     Err(invalid(
         "frequency",
@@ -946,7 +947,7 @@ fn check_modulation(
 fn check_symbol_rate(
     system: DeliverySystem,
     rate: u32,
-    written: Option<bool>,
+    unit_given: bool,
 ) -> Result<(), ParseErrorKind> {
     let range = if system.is_satellite() {
         SATELLITE_SYMBOL_RATE
@@ -957,7 +958,7 @@ fn check_symbol_rate(
         return Ok(());
     }
     let wide = u64::from(*range.start())..=u64::from(*range.end());
-    let hint = if written == Some(true) {
+    let hint = if unit_given {
         String::new()
     } else {
         probable_unit(u64::from(rate), &wide, BAUD_UNITS)
@@ -1236,7 +1237,7 @@ impl Query {
             _ => bad_value("symbol_rate", text, expected()),
         })?;
         let rate = u32::try_from(rate).map_err(|_| bad_value("symbol_rate", text, expected()))?;
-        check_symbol_rate(system, rate, Some(had_unit))?;
+        check_symbol_rate(system, rate, had_unit)?;
         Ok(Some(rate))
     }
 
@@ -1305,7 +1306,7 @@ fn parse_frequency(system: DeliverySystem, text: &str) -> Result<u64, ParseError
             "a frequency (hertz, or with a unit: 474MHz, 11362MHz, 11.362GHz)",
         ),
     })?;
-    check_frequency(system, hz, Some((text, had_unit)))?;
+    check_frequency(system, hz, had_unit)?;
     Ok(hz)
 }
 
