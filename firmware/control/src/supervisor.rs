@@ -68,6 +68,7 @@ pub struct Supervisor {
     options: SupervisorOptions,
     state: Mutex<State>,
     tuners: TunerManager,
+    pub(crate) scans: Mutex<crate::scan_jobs::ScanJobs>,
 }
 
 impl Supervisor {
@@ -77,6 +78,7 @@ impl Supervisor {
             tuners: TunerManager::new(options.dvb_root.clone()),
             options,
             state: Mutex::new(State::default()),
+            scans: Mutex::default(),
         })
     }
 
@@ -276,6 +278,18 @@ impl Supervisor {
                 options: self.options.dvb,
             },
         ))
+    }
+
+    /// What a running tuner pipeline on `tuning`'s multiplex carries (see
+    /// [`Pipeline::survey`]).
+    pub(crate) fn survey_running(&self, tuning: &Tuning) -> Option<dvbgate_pipeline::Survey> {
+        let (url, surveyor) = self.state().running.values().find_map(|r| {
+            let running: Tuning = r.url.parse().ok()?;
+            running
+                .same_multiplex(tuning)
+                .then(|| (running, r.pipeline.surveyor()))
+        })?;
+        surveyor.survey(url, Duration::from_secs(2))
     }
 
     fn stop_input(&self, state: &mut State, id: u32) {

@@ -20,4 +20,4 @@ mod snapshot;
 mod thread;
 
 pub use snapshot::{ChannelSnapshot, InputSnapshot, InputState, ServiceInfo, Snapshot, StreamInfo};
-pub use thread::{ChannelSetup, Pipeline, PipelineConfig, StartError, Survey};
+pub use thread::{ChannelSetup, Pipeline, PipelineConfig, StartError, Survey, Surveyor};

@@ -116,6 +116,22 @@ pub struct Survey {
     pub nit_tunings: Vec<Tuning>,
 }
 
+/// See [`Pipeline::surveyor`].
+#[derive(Clone)]
+pub struct Surveyor {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Surveyor {
+    pub fn survey(&self, tuning: Tuning, wait: Duration) -> Option<Survey> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.commands
+            .send(Command::Survey(Box::new(tuning), tx))
+            .ok()?;
+        rx.recv_timeout(wait).ok().flatten()
+    }
+}
+
 /// Handle to a running pipeline. Dropping it stops the thread.
 pub struct Pipeline {
     name: String,
@@ -180,11 +196,15 @@ impl Pipeline {
     /// multiplex a tuner already receives, without a second tuner. `tuning` is how the
     /// multiplex was tuned. None when the tables are not in or the thread does not answer.
     pub fn survey(&self, tuning: Tuning, wait: Duration) -> Option<Survey> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.commands
-            .send(Command::Survey(Box::new(tuning), tx))
-            .ok()?;
-        rx.recv_timeout(wait).ok().flatten()
+        self.surveyor().survey(tuning, wait)
+    }
+
+    /// A handle that asks for [`survey`](Self::survey)s without borrowing the pipeline, so a
+    /// caller can wait for the answer without holding whatever owns the pipeline.
+    pub fn surveyor(&self) -> Surveyor {
+        Surveyor {
+            commands: self.commands.clone(),
+        }
     }
 
     /// The latest report (at most a quarter of a second old).
