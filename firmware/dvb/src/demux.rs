@@ -220,16 +220,17 @@ mod tests {
         assert_eq!(filters.active(), 0);
     }
 
-    /// A file that is not a demux: the filter ioctl fails and the error names the PID;
-    /// what ran before stays as it was.
+    /// A file that is not a demux: the filter ioctl fails and the error names the PID
+    /// and the device; no filter is left counted.
     #[test]
     fn a_failed_filter_names_its_pid() {
         let file = tempfile::NamedTempFile::new().unwrap();
         let mut filters = PidFilters::new(file.path());
         let error = filters.set(&PidSelection::Pids(set(&[0x101]))).unwrap_err();
         let text = error.to_string();
-        assert!(text.starts_with("PID filter for PID 0x0101 on "), "{text}");
-        assert!(text.contains("appropriate ioctl"), "{text}");
+        let expected = format!("PID filter for PID 0x0101 on {}: ", file.path().display());
+        // The kernel says ENOTTY; qemu-user, which does not know the ioctl, ENOSYS.
+        assert!(text.starts_with(&expected), "{text}");
         assert_eq!(filters.active(), 0);
     }
 }
