@@ -48,14 +48,6 @@ fn main() {
     }
 }
 
-fn parse_id(text: &str) -> Option<FrontendId> {
-    let (a, f) = text.split_once('/')?;
-    Some(FrontendId {
-        adapter: a.strip_prefix("adapter")?.parse().ok()?,
-        frontend: f.strip_prefix("frontend")?.parse().ok()?,
-    })
-}
-
 fn run(failures: &mut Vec<String>) -> Result<(), DvbError> {
     println!("== discovery");
     let devices = discover()?;
@@ -81,9 +73,13 @@ fn run(failures: &mut Vec<String>) -> Result<(), DvbError> {
         }
     }
     let device: FrontendDevice = match std::env::args().nth(1) {
-        Some(arg) => parse_id(&arg)
-            .map(|id| id.device())
-            .ok_or_else(|| DvbError::Missing { path: arg.into() })?,
+        Some(arg) => match arg.parse::<FrontendId>() {
+            Ok(id) => id.device(),
+            Err(e) => {
+                failures.push(e.to_string());
+                return Ok(());
+            }
+        },
         None => match devices.first() {
             Some(d) => d.clone(),
             None => {

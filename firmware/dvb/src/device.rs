@@ -35,6 +35,27 @@ impl fmt::Display for FrontendId {
     }
 }
 
+/// A frontend named otherwise than `adapterN/frontendM`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" does not name a frontend: expected adapterN/frontendM, e.g. adapter0/frontend0")]
+pub struct ParseFrontendIdError(String);
+
+impl std::str::FromStr for FrontendId {
+    type Err = ParseFrontendIdError;
+
+    /// `adapter1/frontend0`, as [`Display`](fmt::Display) writes it; a leading
+    /// `/dev/dvb/` is accepted too.
+    fn from_str(text: &str) -> Result<FrontendId, ParseFrontendIdError> {
+        let bad = || ParseFrontendIdError(text.to_string());
+        let rest = text.strip_prefix("/dev/dvb/").unwrap_or(text);
+        let (adapter, frontend) = rest.split_once('/').ok_or_else(bad)?;
+        Ok(FrontendId {
+            adapter: numbered(adapter.as_ref(), "adapter").ok_or_else(bad)?,
+            frontend: numbered(frontend.as_ref(), "frontend").ok_or_else(bad)?,
+        })
+    }
+}
+
 impl FrontendId {
     /// `/dev/dvb/adapterN/frontendM`.
     pub fn frontend_path(&self) -> PathBuf {
@@ -240,6 +261,38 @@ mod tests {
         };
         assert_eq!(id.frontend_path(), Path::new("/dev/dvb/adapter3/frontend0"));
         assert_eq!(id.to_string(), "adapter3/frontend0");
+    }
+
+    #[test]
+    fn ids_parse_as_they_display() {
+        let id: FrontendId = "adapter12/frontend3".parse().unwrap();
+        assert_eq!(
+            id,
+            FrontendId {
+                adapter: 12,
+                frontend: 3
+            }
+        );
+        assert_eq!(id.to_string().parse::<FrontendId>(), Ok(id));
+        assert_eq!(
+            "/dev/dvb/adapter0/frontend1"
+                .parse::<FrontendId>()
+                .map(|i| i.frontend),
+            Ok(1)
+        );
+        for bad in [
+            "adapter0",
+            "adapter0/demux0",
+            "adapterX/frontend0",
+            "adapter0/frontend-1",
+            "",
+        ] {
+            let error = bad.parse::<FrontendId>().unwrap_err();
+            assert!(
+                error.to_string().contains("expected adapterN/frontendM"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,9 @@ mod props;
 mod system;
 
 pub use demux::{FilterChange, MAX_PID, PidFilters, PidSelection, WHOLE_MUX_PID};
-pub use device::{DVB_ROOT, FrontendDevice, FrontendId, discover, discover_in, probe};
+pub use device::{
+    DVB_ROOT, FrontendDevice, FrontendId, ParseFrontendIdError, discover, discover_in, probe,
+};
 pub use dvr::{Dvr, DvrRead, buffer_bytes};
 pub use error::{DvbError, PropertyError};
 pub use frontend::Frontend;
