@@ -8,7 +8,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dvbgate_control::{ChannelView, InputView, Supervisor, TunerView};
+use dvbgate_control::scan::{ScanRequest, read_tuning_file, tuning_files};
+use dvbgate_control::{
+    ChannelView, InputView, ScanJobView, ScanOptions, StartScanError, Supervisor, TunerView,
+};
 use dvbgate_pipeline::InputState;
 use dvbgate_store::{ChannelPatch, InputPatch, NewChannel, NewInput, Settings};
 use serde::de::DeserializeOwned;
@@ -40,6 +43,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/settings", get(get_settings).put(put_settings))
         .route("/api/v1/tuners", get(list_tuners))
+        .route(
+            "/api/v1/tuners/{adapter}/{frontend}",
+            get(get_tuner).patch(update_tuner),
+        )
+        .route("/api/v1/scans", get(list_scans).post(start_scan))
+        .route("/api/v1/scans/{id}", get(get_scan).delete(cancel_scan))
+        .route("/api/v1/tuning-files", get(list_tuning_files))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(middleware::from_fn(changes_from_loopback_only))
         .with_state(state)
@@ -202,6 +212,162 @@ async fn delete_channel(
 async fn list_tuners(State(app): State<Arc<AppState>>) -> Result<Json<Vec<TunerView>>, ApiError> {
     let sup = app.supervisor.clone();
     Ok(Json(blocking(move || Ok(sup.tuner_views())).await?))
+}
+
+async fn get_tuner(
+    State(app): State<Arc<AppState>>,
+    Path((adapter, frontend)): Path<(String, String)>,
+) -> Result<Json<TunerView>, ApiError> {
+    let key = format!("{adapter}/{frontend}");
+    let sup = app.supervisor.clone();
+    blocking(move || Ok(sup.tuner_views()))
+        .await?
+        .into_iter()
+        .find(|t| t.info.key == key)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no tuner {key}")))
+}
+
+/// A tuner's settings (enabled, label, cabling) are kept even while it is unplugged, so
+/// they are there when it comes back.
+async fn update_tuner(
+    State(app): State<Arc<AppState>>,
+    Path((adapter, frontend)): Path<(String, String)>,
+    Body(patch): Body<dvbgate_store::TunerPatch>,
+) -> Result<Json<dvbgate_store::TunerSettings>, ApiError> {
+    let key = format!("{adapter}/{frontend}");
+    let sup = app.supervisor.clone();
+    Ok(Json(
+        blocking(move || {
+            let saved = sup.store().update_tuner(&key, patch)?;
+            sup.refresh_tuners()?;
+            sup.reconcile()?;
+            Ok(saved)
+        })
+        .await?,
+    ))
+}
+
+/// A scan request: initial tunings by URL, or a dtv-scan-tables file by name, or both.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewScan {
+    #[serde(default)]
+    tunings: Vec<String>,
+    /// A file under /usr/share/dvb, e.g. `dvb-t/uk-CrystalPalace`.
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default = "yes")]
+    follow_nit: bool,
+    /// Merge the result into the configuration (default true).
+    #[serde(default = "yes")]
+    store: bool,
+    /// Enable the channels made for new services (default false).
+    #[serde(default)]
+    enable_new: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn start_scan(
+    State(app): State<Arc<AppState>>,
+    Body(new): Body<NewScan>,
+) -> Result<
+    (
+        StatusCode,
+        [(axum::http::HeaderName, String); 1],
+        Json<ScanJobView>,
+    ),
+    ApiError,
+> {
+    let sup = app.supervisor.clone();
+    let id = blocking(move || {
+        let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+        if new.tunings.len() > 512 {
+            return Err(unprocessable("at most 512 tunings per scan".into()));
+        }
+        let mut initial = Vec::new();
+        for url in &new.tunings {
+            initial.push(
+                url.parse()
+                    .map_err(|e: dvbgate_tuning::params::ParseError| unprocessable(e.to_string()))?,
+            );
+        }
+        if let Some(name) = &new.file {
+            let root = std::path::Path::new(dvbgate_control::scan::SCAN_TABLES);
+            let file = read_tuning_file(root, name).map_err(|e| match e {
+                dvbgate_control::scan::TuningFileError::NotFound { .. } => {
+                    ApiError::not_found(e.to_string())
+                }
+                other => unprocessable(other.to_string()),
+            })?;
+            initial.extend(file.tunings);
+        }
+        let request = ScanRequest {
+            follow_nit: new.follow_nit,
+            ..ScanRequest::new(initial)
+        };
+        let options = ScanOptions {
+            store: new.store,
+            enable_new: new.enable_new,
+        };
+        sup.start_scan(request, options).map_err(|e| match e {
+            StartScanError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            StartScanError::Empty => unprocessable(
+                "give initial tunings (\"tunings\": [\"dvb-t://474MHz?bandwidth=8MHz\"]) or a tuning file (\"file\": \"dvb-t/uk-CrystalPalace\")".into(),
+            ),
+            StartScanError::NoTuner | StartScanError::Thread(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+        })
+    })
+    .await?;
+    let view = app
+        .supervisor
+        .scan_view(id)
+        .ok_or_else(|| ApiError::not_found(format!("no scan {id}")))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, format!("/api/v1/scans/{id}"))],
+        Json(view),
+    ))
+}
+
+async fn list_scans(State(app): State<Arc<AppState>>) -> Json<Vec<ScanJobView>> {
+    Json(app.supervisor.scan_views())
+}
+
+async fn get_scan(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<u64>,
+) -> Result<Json<ScanJobView>, ApiError> {
+    app.supervisor
+        .scan_view(id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no scan {id}")))
+}
+
+async fn cancel_scan(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, ApiError> {
+    if app.supervisor.cancel_scan(id) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found(format!("no scan {id}")))
+    }
+}
+
+async fn list_tuning_files() -> Result<Json<Vec<String>>, ApiError> {
+    blocking(|| {
+        Ok(tuning_files(std::path::Path::new(
+            dvbgate_control::scan::SCAN_TABLES,
+        )))
+    })
+    .await
+    .map(Json)
 }
 
 async fn list_inputs(State(app): State<Arc<AppState>>) -> Result<Json<Vec<InputView>>, ApiError> {

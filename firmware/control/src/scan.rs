@@ -552,3 +552,139 @@ mod tests {
         assert!(status.muxes.is_empty());
     }
 }
+
+/// Where Debian's dtv-scan-tables package puts its initial-tuning files.
+pub const SCAN_TABLES: &str = "/usr/share/dvb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuningFileError {
+    #[error(
+        "{name:?} is not a tuning file name: use a name under {root} such as dvb-t/uk-CrystalPalace"
+    )]
+    BadName { name: String, root: String },
+    #[error("no tuning file {name:?} under {root}")]
+    NotFound { name: String, root: String },
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        source: dvbgate_tuning::file::FileError,
+    },
+}
+
+/// The initial-tuning files under `root` by name (`dvb-t/uk-CrystalPalace`), sorted.
+pub fn tuning_files(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(kinds) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for kind in kinds.flatten() {
+        let Ok(files) = std::fs::read_dir(kind.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            if f.file_type().is_ok_and(|t| t.is_file()) {
+                out.push(format!(
+                    "{}/{}",
+                    kind.file_name().to_string_lossy(),
+                    f.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads the tuning file `name` from `root`. The name is checked before it touches the
+/// file system: two plain components (`dvb-t/uk-CrystalPalace`), nothing that climbs out.
+pub fn read_tuning_file(
+    root: &std::path::Path,
+    name: &str,
+) -> Result<dvbgate_tuning::file::TuningFile, TuningFileError> {
+    let bad = || TuningFileError::BadName {
+        name: name.into(),
+        root: root.display().to_string(),
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.len() <= 128
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.+,()@".contains(&b))
+    };
+    if parts.len() != 2 || !parts.iter().all(plain) {
+        return Err(bad());
+    }
+    let path = root.join(parts[0]).join(parts[1]);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(TuningFileError::NotFound {
+                name: name.into(),
+                root: root.display().to_string(),
+            });
+        }
+        Err(source) => {
+            return Err(TuningFileError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    dvbgate_tuning::file::parse(&bytes).map_err(|source| TuningFileError::Parse {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn tuning_file_names_cannot_climb_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dvb-t")).unwrap();
+        std::fs::write(
+            dir.path().join("dvb-t/xx-Town"),
+            "[CHANNEL]\n\tDELIVERY_SYSTEM = DVBT\n\tFREQUENCY = 474000000\n\tBANDWIDTH_HZ = 8000000\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("secret"), "x").unwrap();
+        let f = read_tuning_file(dir.path(), "dvb-t/xx-Town").unwrap();
+        assert_eq!(f.tunings.len(), 1);
+        assert_eq!(tuning_files(dir.path()), vec!["dvb-t/xx-Town"]);
+        for bad in [
+            "../secret",
+            "dvb-t/../../secret",
+            "/etc/passwd",
+            "dvb-t/..",
+            "secret",
+            "dvb-t/xx-Town/x",
+            "dvb-t/.hidden",
+            "dvb-t/a b",
+        ] {
+            let e = read_tuning_file(dir.path(), bad).unwrap_err();
+            assert!(matches!(e, TuningFileError::BadName { .. }), "{bad}: {e}");
+        }
+        let e = read_tuning_file(dir.path(), "dvb-t/yy-Nowhere").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("no tuning file \"dvb-t/yy-Nowhere\""),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("dvb-t/garbage"),
+            "[CHANNEL]\n\tFREQUENCY = lots\n",
+        )
+        .unwrap();
+        let e = read_tuning_file(dir.path(), "dvb-t/garbage").unwrap_err();
+        assert!(e.to_string().contains("line"), "{e}");
+    }
+}

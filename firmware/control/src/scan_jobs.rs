@@ -55,6 +55,8 @@ pub enum StartScanError {
     Busy(u64),
     #[error("a scan needs at least one tuning")]
     Empty,
+    #[error("this box has no usable DVB tuner (see GET /api/v1/tuners)")]
+    NoTuner,
     #[error("cannot start the scan thread: {0}")]
     Thread(String),
 }
@@ -134,6 +136,12 @@ impl Supervisor {
     ) -> Result<u64, StartScanError> {
         if request.initial.is_empty() {
             return Err(StartScanError::Empty);
+        }
+        if let Err(e) = self.refresh_tuners() {
+            warn!("cannot read the tuner settings: {e}");
+        }
+        if !self.tuners().list().iter().any(|t| t.error.is_none()) {
+            return Err(StartScanError::NoTuner);
         }
         let job = {
             let mut jobs = lock(&self.scans);

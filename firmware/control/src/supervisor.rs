@@ -316,12 +316,21 @@ impl Supervisor {
                 })
                 .collect()
         };
+        // Labels are a nicety: a store that cannot be read now still lets the tuners show.
+        let labels: HashMap<TunerKey, String> = self
+            .store
+            .tuners()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key, t.label?)))
+            .collect();
         self.tuners
             .list()
             .into_iter()
             .map(|info| {
                 let live = reports.get(&info.key).cloned();
-                TunerView::new(info, live)
+                let label = labels.get(&info.key).cloned();
+                TunerView::new(info, label, live)
             })
             .collect()
     }

@@ -126,6 +126,8 @@ impl InputView {
 pub struct TunerView {
     #[serde(flatten)]
     pub info: crate::tuners::TunerInfo,
+    /// The technician's name for it ("roof dish, LNB 2").
+    pub label: Option<String>,
     /// The input (multiplex) whose pipeline reads this tuner.
     pub input_id: Option<u32>,
     /// Lock state, signal, retunes, PID filters, dvr overflows.
@@ -135,10 +137,12 @@ pub struct TunerView {
 impl TunerView {
     pub(crate) fn new(
         info: crate::tuners::TunerInfo,
+        label: Option<String>,
         live: Option<(u32, dvbgate_inputs::TunerReport)>,
     ) -> TunerView {
         TunerView {
             info,
+            label,
             input_id: live.as_ref().map(|(id, _)| *id),
             live: live.map(|(_, r)| r),
         }

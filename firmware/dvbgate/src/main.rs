@@ -3,7 +3,10 @@
 //! - `dvbgate demo`: plays bundled (or given) transport stream files as virtual tuners and
 //!   sends every service to a multicast group on the loopback interface;
 //! - `dvbgate run`: production mode, configuration from the store;
-//! - `dvbgate probe`: what a file or a UDP/RTP stream carries, and how healthy it is.
+//! - `dvbgate probe`: what a file, a UDP/RTP stream or a tuned multiplex carries, and how
+//!   healthy it is;
+//! - `dvbgate tuners`: the DVB tuners of the box;
+//! - `dvbgate scan`: find multiplexes and services, and add them to the configuration.
 
 // The commands talk to a person on a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -34,6 +37,10 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Show what a multiplex carries: services, PIDs, errors, bitrate.
     Probe(cmd::probe::ProbeArgs),
+    /// List the DVB tuners of this box and what each receives.
+    Tuners(cmd::tuners::TunersArgs),
+    /// Scan for multiplexes and services and add them to the configuration.
+    Scan(cmd::scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Probe(args) => cmd::probe::run(args),
+        Command::Tuners(args) => cmd::tuners::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

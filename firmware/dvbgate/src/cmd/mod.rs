@@ -1,3 +1,5 @@
 pub mod demo;
 pub mod probe;
 pub mod run;
+pub mod scan;
+pub mod tuners;
