@@ -34,10 +34,10 @@ pub struct LockPolicy {
     pub no_data: Duration,
     /// Pause after the first failure; doubled after each further one...
     pub backoff_min: Duration,
-    /// ...up to this.
+    /// ...up to this. A lock that delivered data starts the pauses over: the tuning
+    /// works, so a flapping signal is retuned promptly each time it drops, while an
+    /// antenna that never locks is retried ever more slowly.
     pub backoff_max: Duration,
-    /// Locked with data for this long: the next failure starts over at `backoff_min`.
-    pub stable_after: Duration,
 }
 
 impl LockPolicy {
@@ -59,7 +59,6 @@ impl Default for LockPolicy {
             no_data: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
-            stable_after: Duration::from_secs(10),
         }
     }
 }
@@ -107,8 +106,6 @@ pub struct LockSupervisor {
     last_data: Option<Instant>,
     tunes: u64,
     counters: LockCounters,
-    /// When the current lock was first seen with data flowing: for `stable_after`.
-    good_since: Option<Instant>,
 }
 
 impl LockSupervisor {
@@ -121,7 +118,6 @@ impl LockSupervisor {
             last_data: None,
             tunes: 1,
             counters: LockCounters::default(),
-            good_since: None,
         }
     }
 
@@ -143,17 +139,13 @@ impl LockSupervisor {
         self.counters.retunes = self.tunes - 1;
         self.phase = Phase::Tuning { since: now };
         self.last_data = None;
-        self.good_since = None;
     }
 
     /// Bytes arrived at `now`.
     pub fn data(&mut self, now: Instant) {
         self.last_data = Some(now);
         if let Phase::Locked { lost_at: None, .. } = self.phase {
-            let since = *self.good_since.get_or_insert(now);
-            if now.duration_since(since) >= self.policy.stable_after {
-                self.backoff = self.policy.backoff_min;
-            }
+            self.backoff = self.policy.backoff_min;
         }
     }
 
@@ -246,7 +238,6 @@ impl LockSupervisor {
             state,
             until: now + self.backoff,
         };
-        self.good_since = None;
         self.backoff = (self.backoff * 2).min(self.policy.backoff_max);
     }
 }
@@ -338,16 +329,38 @@ mod tests {
     }
 
     #[test]
-    fn backoff_starts_over_after_a_stable_period() {
+    fn backoff_starts_over_after_a_lock_with_data() {
         let t0 = Instant::now();
         let mut s = LockSupervisor::new(LockPolicy::default(), t0);
         // Three failed attempts make the pause 8 s...
         drive(&mut s, t0, 1, 30, |_| (false, false));
-        // ...then a long good period...
-        drive(&mut s, t0, 30, 100, |_| (true, true));
-        // ...so the next loss waits only the minimum.
-        let r = drive(&mut s, t0, 100, 110, |_| (false, false));
-        assert_eq!(r, vec![103]);
+        // ...then the signal comes back and data flows, if only briefly...
+        let r = drive(&mut s, t0, 30, 60, |t| (t < 45, t < 45));
+        assert!(!r.is_empty());
+        let good = drive(&mut s, t0, 60, 63, |_| (true, true));
+        assert!(good.is_empty());
+        // ...so the next loss waits only the minimum: 2 s of grace, then 1 s.
+        let r = drive(&mut s, t0, 63, 70, |_| (false, false));
+        assert_eq!(r, vec![66]);
+    }
+
+    #[test]
+    fn a_flapping_signal_is_retuned_promptly_each_time() {
+        let t0 = Instant::now();
+        let mut s = LockSupervisor::new(LockPolicy::default(), t0);
+        // Locked with data for 3 s, then lost, again and again (vidtv's lock drops).
+        let mut retunes = Vec::new();
+        let mut from = 1;
+        for _ in 0..5 {
+            let r = drive(&mut s, t0, from, from + 3, |_| (true, true));
+            assert!(r.is_empty());
+            // Shorter than the lock timeout: only the retune after the loss happens here.
+            let r = drive(&mut s, t0, from + 3, from + 7, |_| (false, false));
+            assert_eq!(r.len(), 1, "{r:?}");
+            retunes.push(r[0] - (from + 3));
+            from = r[0] + 1;
+        }
+        assert_eq!(retunes, vec![3, 3, 3, 3, 3]);
     }
 
     #[test]
