@@ -168,6 +168,18 @@ pub fn classify(
                     tag::TELETEXT => (Teletext, "dvb_teletext"),
                     tag::SUBTITLING => (Subtitles, "dvb_subtitle"),
                     tag::EXTENSION if d.payload.first() == Some(&0x15) => (Audio, "ac4"),
+                    // A format identifier names what DVB has no descriptor for (SMPTE 302M
+                    // PCM, as vidtv sends, and Opus), or repeats what it has.
+                    tag::REGISTRATION => match d.payload.get(..4) {
+                        Some(b"BSSD") => (Audio, "s302m"),
+                        Some(b"Opus") => (Audio, "opus"),
+                        Some(b"AC-3") => (Audio, "ac3"),
+                        Some(b"EAC3") => (Audio, "eac3"),
+                        Some(b"DTS1" | b"DTS2" | b"DTS3") => (Audio, "dts"),
+                        Some(b"HEVC") => (Video, "hevc"),
+                        Some(b"VC-1") => (Video, "vc1"),
+                        _ => continue,
+                    },
                     _ => continue,
                 };
                 break;
@@ -181,6 +193,20 @@ pub fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_pes_named_by_its_format_identifier() {
+        let bssd = [0x05, 4, b'B', b'S', b'S', b'D'];
+        assert_eq!(classify(0x06, &bssd, None), (StreamKind::Audio, "s302m"));
+        let opus = [
+            0x0A, 4, b'e', b'n', b'g', 0, 0x05, 4, b'O', b'p', b'u', b's',
+        ];
+        assert_eq!(classify(0x06, &opus, None), (StreamKind::Audio, "opus"));
+        let unknown = [0x05, 4, b'K', b'L', b'V', b'A'];
+        assert_eq!(classify(0x06, &unknown, None), (StreamKind::Data, "data"));
+        let truncated = [0x05, 2, b'B', b'S'];
+        assert_eq!(classify(0x06, &truncated, None), (StreamKind::Data, "data"));
+    }
 
     #[test]
     fn round_trip_with_descriptors() {
