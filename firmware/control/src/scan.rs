@@ -246,16 +246,9 @@ fn scan_one(
             c.signal = signal;
         }
     };
-    let fail = |e: &dyn std::fmt::Display| {
-        (
-            (
-                MuxResult::Error(format!("{}: {e}", lease.key)),
-                None,
-                tuner.clone(),
-            ),
-            None,
-        )
-    };
+    // The tuner has its own field in the outcome; DVB errors name their device node.
+    let fail =
+        |e: &dyn std::fmt::Display| ((MuxResult::Error(e.to_string()), None, tuner.clone()), None);
 
     let plan = if tuning.system.is_satellite() {
         match dvbgate_tuning::sec::plan(tuning, &lease.setup) {

@@ -1,7 +1,7 @@
 //! What a frontend can tune, as its driver says (`FE_GET_INFO` and the delivery systems it
 //! lists), and whether a tuning fits.
 
-use crate::params::{DeliverySystem, Params, Tuning};
+use crate::params::{DeliverySystem, Params, Tuning, format_mhz};
 use serde::{Deserialize, Serialize};
 
 /// A frontend's abilities. Frequencies in Hz; for satellite frontends the range is that
@@ -26,7 +26,12 @@ pub enum CapsError {
         system: DeliverySystem,
         supported: String,
     },
-    #[error("{frontend}: frequency {value} Hz is outside its range {min}..={max} Hz{note}")]
+    #[error(
+        "{frontend}: frequency {} is outside its range {}–{}{note}",
+        format_mhz(*value),
+        format_mhz(*min),
+        format_mhz(*max)
+    )]
     Frequency {
         frontend: String,
         value: u64,

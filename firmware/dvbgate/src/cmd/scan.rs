@@ -13,7 +13,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use dvbgate_control::scan::{MuxResult, SCAN_TABLES, ScanRequest, ScanStatus};
+use dvbgate_control::scan::{MuxOutcome, MuxResult, SCAN_TABLES, ScanRequest, ScanStatus};
 use dvbgate_control::{ScanOptions, Supervisor, SupervisorOptions};
 use dvbgate_store::{MergeReport, Store};
 use dvbgate_tuning::Tuning;
@@ -120,9 +120,42 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
         print_summary(&status, merged.as_ref(), args.dry_run);
     }
     if status.found.is_empty() {
-        bail!("no multiplex found");
+        bail!("{}", nothing_found(&status));
     }
     Ok(())
+}
+
+/// Why a scan found nothing, in one line: the one multiplex's reason, or a count of each.
+fn nothing_found(status: &ScanStatus) -> String {
+    let reason = |m: &MuxOutcome| match &m.result {
+        MuxResult::Found => "found".to_string(),
+        MuxResult::NoLock(flags) => format!("no lock ({flags})"),
+        MuxResult::NoTables => "locked, but no tables came".to_string(),
+        MuxResult::Error(e) => e.clone(),
+    };
+    match status.muxes.as_slice() {
+        [] => "no multiplex found: nothing was scanned".to_string(),
+        [one] => format!("no multiplex found: {}: {}", one.summary, reason(one)),
+        all => {
+            let count = |f: fn(&MuxResult) -> bool| all.iter().filter(|m| f(&m.result)).count();
+            let no_lock = count(|r| matches!(r, MuxResult::NoLock(_)));
+            let no_tables = count(|r| matches!(r, MuxResult::NoTables));
+            let failed = count(|r| matches!(r, MuxResult::Error(_)));
+            let mut text = format!(
+                "no multiplex found among {}: {no_lock} without lock, {no_tables} locked \
+                 without tables, {failed} failed",
+                all.len()
+            );
+            if let Some(first) = all.iter().find(|m| matches!(m.result, MuxResult::Error(_))) {
+                text.push_str(&format!(
+                    " (first failure: {}: {})",
+                    first.summary,
+                    reason(first)
+                ));
+            }
+            text
+        }
+    }
 }
 
 /// What one argument names: a URL, a file, or a dtv-scan-tables name.
