@@ -288,12 +288,176 @@ s_demo_multicast() {
     [ $rc = 0 ] || die "dvbgate probe $group failed ($rc)"
 }
 
+# --- dvbgate against the tuner ------------------------------------------------------
+
+# The configuration the scan scenario creates and the daemon scenarios run from.
+DATA=/tmp/dvbgate-data
+
+# api_send METHOD PATH JSON FILE: a request with a JSON body; FILE gets the answer.
+# Prints the HTTP status.
+api_send() {
+    curl -s -o "$4" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+        --data "$3" "$API$2"
+}
+
+# json_field FILE KEY: the first "KEY": value in FILE (numbers and strings; enough here).
+json_field() {
+    tr ',{}[' '\n\n\n\n' <"$1" | sed -n "s/^ *\"$2\" *: *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" | head -n1
+}
+
+# wait_live SECONDS: until a channel reports "live".
+wait_live() {
+    deadline=$(($(date +%s) + $1))
+    while :; do
+        api_get /api/v1/channels live.json
+        grep -q '"status": *"live"' live.json && return 0
+        [ "$(date +%s)" -ge "$deadline" ] && { echo "no channel live within $1 s:"; cat live.json; return 1; }
+        sleep 0.5
+    done
+}
+
+# The tuners dvbgate sees.
+s_tuners() {
+    dvbgate tuners | tee tuners.txt || die "dvbgate tuners failed"
+    dvbgate tuners --json >tuners.json || die "dvbgate tuners --json failed"
+}
+
+# dvbgate scan: from a dvbv5 file into the store, a rescan that merges, and each
+# delivery system by URL (dry runs); a frequency nothing transmits on; one out of range.
+s_scan() {
+    rm -rf "$DATA"
+    dvbgate scan --data "$DATA" "$CHANNELS/dvbt-scan.conf" | tee scan.txt || die "dvbgate scan failed"
+    dvbgate scan --data "$DATA" --json "$CHANNELS/dvbt-scan.conf" >rescan.json || die "the rescan failed"
+    echo 'T 474000000 8MHz AUTO AUTO AUTO AUTO AUTO AUTO' >legacy.conf
+    dvbgate scan --dry-run --json legacy.conf >legacy.json || die "scan of a legacy file failed"
+    dvbgate scan --dry-run --json 'dvb-t2://474MHz?bandwidth=8MHz' >dvbt2.json || die "DVB-T2 scan failed"
+    dvbgate scan --dry-run --json 'dvb-c://474MHz?symbol_rate=6940000&modulation=qam256' >dvbc.json \
+        || die "DVB-C scan failed"
+    dvbgate scan --dry-run --json 'dvb-s2://11362MHz?polarisation=h&symbol_rate=27500000&modulation=8psk&fec=3/4' \
+        >dvbs2.json || die "DVB-S2 scan failed"
+    if dvbgate scan --dry-run --json 'dvb-t://522MHz?bandwidth=8MHz' >nolock.json 2>nolock.err; then
+        die "a scan where nothing transmits succeeded"
+    fi
+    if dvbgate scan --dry-run 'dvb-t://45MHz?bandwidth=8MHz' >range.txt 2>&1; then
+        die "a frequency out of range was scanned"
+    fi
+    cat range.txt
+    printf '[CHANNEL]\n\tDELIVERY_SYSTEM = DVBT\n\tFREQUENCY = lots\n' >garbage.conf
+    if dvbgate scan --dry-run garbage.conf >garbage.txt 2>&1; then
+        die "a garbage tuning file was accepted"
+    fi
+    cat garbage.txt
+}
+
+# dvbgate run from the scanned store: enable the channel (and rename and renumber it),
+# receive its SPTS by multicast, read the tuner's statistics; a rescan through the API
+# keeps the edits; a second program cannot take the busy frontend.
+s_stream() {
+    [ -d "$DATA" ] || die "no store: the scan scenario did not run"
+    dvbgate_start run --data "$DATA" || die "dvbgate run did not start"
+    api_get /api/v1/channels channels-before.json || die "GET /api/v1/channels"
+    number=$(json_field channels-before.json number)
+    [ -n "$number" ] || die "no channel after the scan: $(cat channels-before.json)"
+    code=$(api_send PATCH "/api/v1/channels/$number" '{"enabled": true, "name": "Klassik", "number": 42}' patched.json)
+    [ "$code" = 200 ] || die "PATCH channel $number: $code $(cat patched.json)"
+    wait_live 60 || die "the channel did not go live"
+    group=$(json_field patched.json multicast | sed 's|^udp://@||')
+    echo "capturing $group"
+    ts-capture 8 "$group" stream.ts >capture.json || die "ts-capture failed"
+    cat capture.json
+    api_get /api/v1/tuners tuners.json
+    api_get /api/v1/inputs inputs.json
+    # Another program wants the same frontend while the daemon streams from it.
+    dvbgate scan --dry-run 'dvb-t://474MHz?bandwidth=8MHz' >busy.txt 2>&1
+    cat busy.txt
+    # A rescan through the API: the running multiplex answers it.
+    code=$(api_send POST /api/v1/scans '{"tunings": ["dvb-t://474MHz?bandwidth=8MHz"]}' scan-started.json)
+    [ "$code" = 202 ] || die "POST /api/v1/scans: $code $(cat scan-started.json)"
+    id=$(json_field scan-started.json id)
+    i=0
+    while :; do
+        api_get "/api/v1/scans/$id" scan-api.json
+        grep -q '"state": *"running"' scan-api.json || break
+        i=$((i + 1))
+        [ $i -lt 120 ] || die "the API scan did not finish"
+        sleep 0.5
+    done
+    api_get /api/v1/channels channels-after.json
+    api_get /api/v1/tuners tuners-after.json
+    dvbgate_stop || die "dvbgate run did not stop cleanly"
+}
+
+# DVB-C 100 Hz off with vidtv's lock drops: the daemon keeps retuning and the channel's
+# output resumes. Tuner reports every 2 s go to tuners.log (one JSON document per line).
+s_recovery() {
+    data=/tmp/dvbgate-recovery
+    rm -rf "$data"
+    dvbgate_start run --data "$data" || die "dvbgate run did not start"
+    code=$(api_send POST /api/v1/inputs '{"name": "cable", "url": "dvb-c://474000100?symbol_rate=6940000&modulation=qam256&fec=none"}' input.json)
+    [ "$code" = 201 ] || die "POST input: $code $(cat input.json)"
+    input=$(json_field input.json id)
+    code=$(api_send POST /api/v1/channels "{\"input_id\": $input, \"service_id\": 2176, \"name\": \"Beethoven\"}" channel.json)
+    [ "$code" = 201 ] || die "POST channel: $code $(cat channel.json)"
+    group=$(json_field channel.json multicast | sed 's|^udp://@||')
+    ts-capture 24 "$group" recovery.ts >capture.json &
+    cap=$!
+    : >tuners.log
+    i=0
+    while [ $i -lt 12 ]; do
+        api_get /api/v1/tuners t.json && { tr -d '\n' <t.json; echo; } >>tuners.log
+        sleep 2
+        i=$((i + 1))
+    done
+    wait $cap || die "ts-capture failed"
+    cat capture.json
+    api_get /api/v1/tuners tuners.json
+    api_get /api/v1/inputs inputs.json
+    dvbgate_stop || die "dvbgate run did not stop cleanly"
+}
+
+# The adapter goes away under a running daemon (its driver unbound, as a USB unplug
+# does) and comes back: the daemon reports it, finds it again and streams again.
+s_hotplug() {
+    [ -d "$DATA" ] || die "no store: the scan scenario did not run"
+    # The frontend hangs off the bridge's I2C bus; the bridge is the platform device.
+    platform=$(dirname "$(readlink -f /sys/class/dvb/dvb0.frontend0/device)")
+    drv=$(readlink -f "$platform/driver")
+    dev=$(basename "$platform")
+    echo "driver $drv, device $dev"
+    [ -w "$drv/unbind" ] || skip "cannot unbind vidtv ($drv)"
+    dvbgate_start run --data "$DATA" || die "dvbgate run did not start"
+    api_get /api/v1/channels channels.json || die "GET /api/v1/channels"
+    number=$(json_field channels.json number)
+    [ -n "$number" ] || die "no channel in the store: $(cat channels.json)"
+    code=$(api_send PATCH "/api/v1/channels/$number" '{"enabled": true}' patched.json)
+    [ "$code" = 200 ] || die "PATCH channel $number: $code $(cat patched.json)"
+    wait_live 60 || die "the channel did not go live"
+    echo "$dev" >"$drv/unbind" || die "unbind failed"
+    sleep 4
+    api_get /api/v1/tuners tuners-gone.json
+    api_get /api/v1/inputs inputs-gone.json
+    api_get /api/v1/channels channels-gone.json
+    echo "$dev" >"$drv/bind" || die "bind failed"
+    wait_live 60 || die "the channel did not come back"
+    api_get /api/v1/tuners tuners-back.json
+    group=$(json_field live.json multicast | sed 's|^udp://@||')
+    ts-capture 4 "$group" back.ts >capture.json || die "ts-capture failed"
+    cat capture.json
+    dvbgate_stop || die "dvbgate run did not stop cleanly"
+}
+
 scenario nodes s_nodes
 scenario version s_version
 scenario probe-file s_probe_file
 scenario dvbv5-scan s_dvbv5_scan
 scenario dvbv5-zap s_dvbv5_zap
 scenario demo-multicast s_demo_multicast
+scenario tuners s_tuners
+scenario scan s_scan
+scenario stream s_stream
+scenario recovery s_recovery
+# Last: unbinding vidtv may leave the kernel unhappy at power-off.
+scenario hotplug s_hotplug
 
 echo "scenarios failed: $FAILED"
 [ $FAILED = 0 ]
