@@ -44,9 +44,11 @@ version_ge() {
 }
 
 # Makes `cargo` a toolchain recent enough for the workspace: the one on PATH (rustup), or
-# Debian's rustc-web/cargo-web, or rustup installed from rustup.rs as a last resort.
+# Debian's rustc-web/cargo-web, or rustup installed from rustup.rs as a last resort. Also
+# the C side of the build: libdvbv5 and its headers (firmware/dvbv5-sys, with bindgen's
+# libclang and pkg-config), which every build of the daemon links.
 ensure_rust() {
-    need_packages gcc libc6-dev ca-certificates
+    need_packages gcc libc6-dev ca-certificates pkg-config libclang-dev libdvbv5-dev libudev-dev
     local v
     if command -v cargo >/dev/null 2>&1; then
         v="$(rustc --version 2>/dev/null | awk '{print $2}')"
