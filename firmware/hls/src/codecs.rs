@@ -90,16 +90,28 @@ impl Audio {
     }
 }
 
-/// The audio object type of the first ADTS frame in `es` (ISO/IEC 14496-3 §1.A.2):
-/// the 2-bit profile field plus one.
-pub fn adts_object_type(es: &[u8]) -> Option<u8> {
+/// What the first audio frame header in `es` (the start of an audio PES payload) says:
+/// ADTS (AAC, with its object type: the 2-bit profile field plus one, ISO/IEC 14496-3
+/// §1.A.2) or MPEG-1/2 audio. Both begin with a sync word of ones; ADTS's layer field is
+/// always 0, MPEG audio's never. Broadcasters do label AAC as MPEG audio in the PMT.
+pub fn sniff_audio(es: &[u8]) -> Option<Audio> {
     // The frame should start the PES payload; allow a little junk before it.
     let at = es
         .windows(2)
         .take(16)
-        .position(|w| w[0] == 0xFF && w[1] & 0xF6 == 0xF0)?;
-    let b = *es.get(at + 2)?;
-    Some((b >> 6) + 1)
+        .position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0)?;
+    let b1 = es[at + 1];
+    let layer = (b1 >> 1) & 0x03;
+    if b1 & 0xF0 == 0xF0 && layer == 0 {
+        let b2 = *es.get(at + 2)?;
+        Some(Audio::Aac {
+            object_type: Some((b2 >> 6) + 1),
+        })
+    } else if layer != 0 {
+        Some(Audio::Mpeg)
+    } else {
+        None
+    }
 }
 
 /// The audio object type implied by an MPEG-4 `audioProfileLevelIndication` (ISO/IEC
@@ -160,12 +172,18 @@ mod tests {
     fn audio_names() {
         // ADTS: sync, MPEG-4, no CRC; profile field 1 (LC), 48 kHz.
         let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x2E, 0x7F, 0xFC];
-        assert_eq!(adts_object_type(&adts), Some(2));
-        assert_eq!(
-            adts_object_type(&[0x00, 0x01, 0xFF, 0xF9, 0x0C, 0x80]),
-            Some(1)
-        );
-        assert_eq!(adts_object_type(&[0x12; 40]), None);
+        let aac = |ot| {
+            Some(Audio::Aac {
+                object_type: Some(ot),
+            })
+        };
+        assert_eq!(sniff_audio(&adts), aac(2));
+        assert_eq!(sniff_audio(&[0x00, 0x01, 0xFF, 0xF9, 0x0C, 0x80]), aac(1));
+        // MPEG-1 layer II, 48 kHz; MPEG-2 layer III.
+        assert_eq!(sniff_audio(&[0xFF, 0xFD, 0x84, 0x04]), Some(Audio::Mpeg));
+        assert_eq!(sniff_audio(&[0xFF, 0xF3, 0x64, 0x44]), Some(Audio::Mpeg));
+        assert_eq!(sniff_audio(&[0x12; 40]), None);
+        assert_eq!(sniff_audio(&[0xFF, 0xF1]), None);
         assert_eq!(object_type_from_profile_level(0x59), Some(5));
         assert_eq!(object_type_from_profile_level(0x61), Some(29));
         assert_eq!(object_type_from_profile_level(0x51), Some(2));

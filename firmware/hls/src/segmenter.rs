@@ -67,7 +67,8 @@ const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
 const SPACINGS: usize = 8;
 /// Audio streams followed for CODECS; a PMT with more is unusual and the rest are ignored.
 const MAX_AUDIO: usize = 16;
-/// ADTS headers looked for in this many PES packets before settling for the default.
+/// Audio frame headers looked for in this many PES packets before settling for what the
+/// PMT says.
 const AUDIO_PROBES: u8 = 32;
 
 /// How a [`Segmenter`] cuts.
@@ -156,6 +157,9 @@ pub struct SegmenterStats {
     pub undecided_pes: u64,
     /// Packets without a sync byte.
     pub invalid_packets: u64,
+    /// Scrambled packets of the primary stream: a channel that has only these cannot be
+    /// segmented (nothing in it can be recognised as a RAP).
+    pub scrambled_packets: u64,
     /// PAT/PMT sections with CRC or structure errors.
     pub psi_errors: u64,
     /// PMT contents that changed after the first.
@@ -257,7 +261,8 @@ pub struct Segmenter {
     ready: VecDeque<Segment>,
 
     last_pts: Option<u64>,
-    /// Smallest positive step between primary PTSs (a frame), for the last segment's end.
+    last_dts: Option<u64>,
+    /// Smallest positive step between primary DTSs (a frame), for the last segment's end.
     frame_ticks: i64,
     last_rap_pts: Option<u64>,
     spacings: [i64; SPACINGS],
@@ -307,6 +312,7 @@ impl Segmenter {
             current: None,
             ready: VecDeque::new(),
             last_pts: None,
+            last_dts: None,
             frame_ticks: 0,
             last_rap_pts: None,
             spacings: [0; SPACINGS],
@@ -425,6 +431,9 @@ impl Segmenter {
             cur.last_wall_ms = wall_ms;
         }
         let primary = !damaged && self.primary.is_some_and(|pr| pr.pid == pid);
+        if primary && packet::is_scrambled(p) {
+            self.stats.scrambled_packets += 1;
+        }
         if primary && packet::payload_unit_start(p) {
             self.primary_pes_start(p, wall_ms);
         } else if self.append(p) && primary && self.held.is_some() {
@@ -568,8 +577,11 @@ impl Segmenter {
                 self.discontinuity_before(held);
                 held = 0;
             }
-            if let Some(last) = self.last_pts {
-                let step = pts_delta(last, pts);
+            // Decoding times advance one frame per PES; presentation times jump around
+            // when pictures are reordered.
+            let decoding = self.pes.dts().unwrap_or(pts);
+            if let Some(last) = self.last_dts {
+                let step = pts_delta(last, decoding);
                 if step > 0 && step <= PTS_HZ as i64 {
                     self.frame_ticks = if self.frame_ticks == 0 {
                         step
@@ -579,6 +591,7 @@ impl Segmenter {
                 }
             }
             self.last_pts = Some(pts);
+            self.last_dts = Some(decoding);
         }
         match self.current {
             None => self.resolve_waiting(rap, pts),
@@ -755,6 +768,7 @@ impl Segmenter {
     fn reset_timing(&mut self) {
         self.current = None;
         self.last_pts = None;
+        self.last_dts = None;
         self.frame_ticks = 0;
         self.last_rap_pts = None;
         self.spacing_count = 0;
@@ -894,7 +908,7 @@ impl Segmenter {
                         pid: es.pid,
                         codec,
                         probes_left: match codec {
-                            Audio::Aac { object_type: None } => AUDIO_PROBES,
+                            Audio::Aac { object_type: None } | Audio::Mpeg => AUDIO_PROBES,
                             _ => 0,
                         },
                     }));
@@ -934,7 +948,8 @@ impl Segmenter {
         self.pmt_section = bytes;
     }
 
-    /// Reads the AAC object type from an ADTS header at the start of an audio PES.
+    /// Reads the first frame header of an audio PES: the AAC object type from ADTS, or
+    /// that a stream the PMT calls MPEG audio is in fact AAC.
     fn probe_audio(&mut self, pid: u16, p: &RawPacket) {
         let Some(track) = self
             .audio
@@ -949,11 +964,9 @@ impl Segmenter {
         };
         let mut header = PesHeader::default();
         if let HeaderFeed::Done { es_offset } = header.feed(payload)
-            && let Some(object_type) = codecs::adts_object_type(&payload[es_offset..])
+            && let Some(found) = codecs::sniff_audio(&payload[es_offset..])
         {
-            track.codec = Audio::Aac {
-                object_type: Some(object_type),
-            };
+            track.codec = found;
             track.probes_left = 0;
         }
     }

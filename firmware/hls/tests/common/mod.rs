@@ -15,9 +15,24 @@ pub fn demo_mux_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dvbgate/assets/demo-mux.ts")
 }
 
-/// The captures beside the checkout, if present.
-pub fn streams_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/streams")
+/// The broadcast captures beside the checkout (`shared/streams`, see its PROVENANCE.md),
+/// or `DVBGATE_SHARED_STREAMS`; `None`, said loudly, when absent.
+#[allow(clippy::print_stderr)]
+pub fn streams_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("DVBGATE_SHARED_STREAMS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/streams")
+        });
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "\n*** SKIPPED: the broadcast captures are not here ({}); set DVBGATE_SHARED_STREAMS to run this test ***\n",
+            dir.display()
+        );
+        None
+    }
 }
 
 /// Remuxes `input` (played `loops` times, with the discontinuity the file player signals
