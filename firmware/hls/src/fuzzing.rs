@@ -5,12 +5,12 @@ use crate::{Segment, Segmenter, SegmenterConfig, Window, WindowConfig};
 use dvbgate_ts::packet::{self, PACKET_SIZE, SYNC_BYTE, pids};
 use std::time::Duration;
 
-/// The first byte chooses the target, the window and whether sync bytes are forced (so
-/// that most inputs get past the sync check); the rest are packets. Besides not
-/// panicking, every segment must be whole packets starting with a PAT, and numbered in
-/// sequence.
+/// The last byte chooses the target, the window and whether sync bytes are forced (so
+/// that most inputs get past the sync check); the bytes before it are packets (so a
+/// piece of a real capture is a good seed as it is). Besides not panicking, every
+/// segment must be whole packets starting with a PAT, and numbered in sequence.
 pub fn hls(data: &[u8]) {
-    let Some((&control, data)) = data.split_first() else {
+    let Some((&control, data)) = data.split_last() else {
         return;
     };
     let target = Duration::from_secs(1 + u64::from(control % 10));

@@ -336,15 +336,18 @@ impl Segmenter {
     }
 
     /// Feeds one packet of the SPTS, produced at `wall_ms` (Unix milliseconds, the
-    /// caller's clock). Returns a segment when this packet finished one.
+    /// caller's clock). Returns a segment when this packet finished one. (In the rare case
+    /// of one packet finishing two, such as a forced cut followed at once by a PTS jump,
+    /// the second comes with the next packet.)
     pub fn push(&mut self, packet: &RawPacket, wall_ms: i64) -> Option<Segment> {
         self.live.clear();
         self.step(packet, wall_ms);
         self.ready.pop_front()
     }
 
-    /// Ends the stream (the channel stops): the segment being built, if it has begun.
-    /// Pushing more afterwards starts afresh at the next RAP, marked as a discontinuity.
+    /// Ends the stream (the channel stops): returns the segment being built, if it has
+    /// begun (and any segment still queued: call until `None`). Pushing more afterwards
+    /// starts afresh at the next RAP, marked as a discontinuity.
     pub fn finish(&mut self) -> Option<Segment> {
         self.live.clear();
         self.abandon_held();

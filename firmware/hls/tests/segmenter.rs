@@ -642,8 +642,8 @@ fn garbage_never_panics() {
         noise.push(rnd() as u8);
     }
     for control in [0u8, 1, 0x42, 0xFE] {
-        let mut input = vec![control];
-        input.extend_from_slice(&noise);
+        let mut input = noise.clone();
+        input.push(control);
         dvbgate_hls::fuzzing::hls(&input);
     }
     let s = synth::channel(&shape(Codec::H264, 200, &idr_every_second));
@@ -652,7 +652,6 @@ fn garbage_never_panics() {
         let at = (rnd() % bytes.len() as u64) as usize;
         bytes[at] = rnd() as u8;
     }
-    let mut input = vec![0x10];
-    input.extend_from_slice(&bytes);
-    dvbgate_hls::fuzzing::hls(&input);
+    bytes.push(0x10);
+    dvbgate_hls::fuzzing::hls(&bytes);
 }
