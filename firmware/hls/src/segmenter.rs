@@ -11,7 +11,9 @@
 //! RAP. A RAP ends the segment when waiting for the next one would make it longer than the
 //! target duration (the distance between RAPs is measured as they come), so segments stay
 //! at or under the target when the encoder's GOP allows. When no RAP comes for three
-//! target durations, the segment is cut at a PES start anyway (a forced cut).
+//! target durations, the segment is cut at a PES start anyway (a forced cut); likewise a
+//! channel whose RAPs are never recognised starts, late, at a PES start rather than never.
+//! Nothing before the first RAP (or that late start) goes into a segment.
 //!
 //! Whether a PES packet starts at a RAP is known only after looking into it (parameter
 //! sets and SEI come before the picture's first slice), and the TS packets of the PES
@@ -643,7 +645,8 @@ impl Segmenter {
         let target = self.target_ticks;
         let estimate = self.rap_estimate().unwrap_or(0);
         let cut = if rap
-            && (elapsed >= target || (elapsed >= target / 2 && elapsed + estimate > target))
+            && (elapsed >= target
+                || (elapsed >= target / 2 && elapsed.saturating_add(estimate) > target))
         {
             Some(Cut::Rap)
         } else if elapsed >= 3 * target {

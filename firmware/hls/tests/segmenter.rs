@@ -655,3 +655,33 @@ fn garbage_never_panics() {
     bytes.push(0x10);
     dvbgate_hls::fuzzing::hls(&bytes);
 }
+
+#[test]
+fn a_stream_without_recognisable_raps_starts_late_rather_than_never() {
+    let s = synth::channel(&shape(Codec::H264, 25 * 10, &|_| Pic::Inter));
+    let (segments, seg) = run(&s, config(1));
+    // Waited 3 s from the first PES, then started and cut every 3 s.
+    let durations: Vec<f64> = segments.iter().map(|s| secs(s.duration)).collect();
+    assert_eq!(durations, vec![3.0, 3.0, 1.0]);
+    assert!(segments.iter().all(|s| !s.starts_with_random_access));
+    assert_eq!(seg.stats().forced_cuts, 3);
+    assert_eq!(
+        head(&segments[0], synth::VIDEO_PID),
+        900_000 + 75 * synth::FRAME_TICKS
+    );
+}
+
+#[test]
+fn wild_wall_clocks_do_no_harm() {
+    let s = synth::channel(&shape(Codec::H264, 25 * 8, &idr_every_second));
+    let mut seg = Segmenter::new(config(2), 0).unwrap();
+    let walls = [i64::MIN, i64::MAX, 0, -1, i64::MAX / 2];
+    let mut segments = Vec::new();
+    for (i, (p, _)) in s.packets.iter().enumerate() {
+        segments.extend(seg.push(p, walls[i % walls.len()]));
+    }
+    segments.extend(seg.finish());
+    // Durations still come from the PTS.
+    let durations: Vec<f64> = segments.iter().map(|s| secs(s.duration)).collect();
+    assert_eq!(durations, vec![2.0, 2.0, 2.0, 1.6]);
+}
