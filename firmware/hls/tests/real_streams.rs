@@ -18,6 +18,7 @@ use dvbgate_remux::EsFilter;
 use dvbgate_ts::packet::{self, PACKET_SIZE, RawPacket, pids};
 use dvbgate_ts::tables::pmt::StreamKind;
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -371,4 +372,79 @@ fn every_capture_in_shared_streams() {
     let o = &by_name["dvbs-fr-canalsat-2svc-h264-ac3-dvbsub 8803"];
     assert!(o.segments.is_empty() && o.stats.scrambled_packets > 4000);
     assert_eq!(by_name["hdmv-mpeg2-dtshd-mp2 1"].codecs, None);
+}
+
+/// ffmpeg reads the playlist of a demo channel (looped once, so with a discontinuity)
+/// and decodes every segment without a complaint.
+/// What ffmpeg says decoding `input` (a file in `dir`), one line per distinct complaint.
+fn ffmpeg_complaints(dir: &Path, input: &str) -> BTreeSet<String> {
+    let out = Command::new("ffmpeg")
+        .current_dir(dir)
+        .args(["-nostdin", "-v", "error", "-i", input, "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "ffmpeg failed on {input}");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        // "[h264 @ 0x5612...]": the address differs from run to run.
+        .map(|l| match (l.find(" @ 0x"), l.find(']')) {
+            (Some(a), Some(b)) if a < b => format!("{}{}", &l[..a], &l[b..]),
+            _ => l.to_owned(),
+        })
+        .collect()
+}
+
+/// ffmpeg reads the playlist of demo channels and decodes every segment without a
+/// complaint; looped (so with a discontinuity), with no complaint that the unsegmented
+/// stream does not cause too (ffmpeg's own timestamp correction at the loop).
+#[test]
+fn ffmpeg_decodes_the_playlist_cleanly() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!(
+            "\n*** SKIPPED ffmpeg_decodes_the_playlist_cleanly: ffmpeg is not installed ***\n"
+        );
+        return;
+    }
+    let mux = std::fs::read(common::demo_mux_path()).expect("the bundled demo multiplex");
+    for (sid, target, loops) in [
+        (101u16, 4u64, 1usize),
+        (103, 2, 1),
+        (101, 4, 2),
+        (103, 2, 2),
+    ] {
+        let spts = common::spts(&mux, sid, Vec::new(), loops);
+        let o = segment_service(format!("{sid}"), &spts, Duration::from_secs(target), false);
+        let mut window = dvbgate_hls::Window::new(dvbgate_hls::WindowConfig {
+            length: 100,
+            grace: 0,
+            target: Duration::from_secs(target),
+        })
+        .unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("dvbgate-hls-{}-{sid}-{loops}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spts.ts"), &spts).unwrap();
+        for s in o.segments {
+            std::fs::write(dir.join(format!("{}.ts", s.sequence)), &s.data).unwrap();
+            window.push(s).unwrap();
+        }
+        // A finished recording of the live playlist, so that ffmpeg stops at its end.
+        let playlist = window.media_playlist(|n| format!("{n}.ts")) + "#EXT-X-ENDLIST\n";
+        assert_eq!(
+            playlist.matches("#EXT-X-DISCONTINUITY\n").count(),
+            loops - 1
+        );
+        std::fs::write(dir.join("index.m3u8"), playlist).unwrap();
+        let segmented = ffmpeg_complaints(&dir, "index.m3u8");
+        let whole = ffmpeg_complaints(&dir, "spts.ts");
+        let _ = std::fs::remove_dir_all(&dir);
+        if loops == 1 {
+            assert!(segmented.is_empty(), "service {sid}: {segmented:?}");
+        }
+        assert!(
+            segmented.is_subset(&whole),
+            "service {sid}, {loops} loops: {:?}",
+            segmented.difference(&whole).collect::<Vec<_>>()
+        );
+    }
 }
