@@ -137,7 +137,10 @@ fn a_bursty_input_leaves_smoothly() {
     );
     let times: Vec<Instant> = caps[0].datagrams.iter().map(|(t, _)| *t).collect();
     assert!(times.len() > 150, "{}", times.len());
-    // Datagrams per 50 ms window: a burst would put a fifth of them in one window.
+    // Datagrams per 50 ms window. Passed through as it came, a 400 ms burst would put 8×
+    // the mean into one window and leave the next seven empty. A busy machine may delay a
+    // tick or two (seen: 2.6× the mean in one window on a loaded 2-core CI box), so the
+    // bound is 5×.
     let start = times[0];
     let mut per_window = vec![0usize; 81];
     for t in &times {
@@ -146,7 +149,7 @@ fn a_bursty_input_leaves_smoothly() {
     let mean = times.len() as f64 / 80.0;
     let max = *per_window[..80].iter().max().unwrap() as f64;
     assert!(
-        max < mean * 2.5,
+        max < mean * 5.0,
         "bursty output: up to {max} datagrams in 50 ms, mean {mean:.1}"
     );
     let analysis = analyze(&caps[0].bytes());
