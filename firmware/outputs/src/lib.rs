@@ -10,4 +10,4 @@
 pub mod sap;
 pub mod sender;
 
-pub use sender::{OutputCounters, OutputSpec, Sender, SenderStats};
+pub use sender::{ChannelTap, OutputCounters, OutputSpec, Sender, SenderStats};

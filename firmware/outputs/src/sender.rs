@@ -5,6 +5,10 @@
 //! because the input outruns its own clock), stamps RTP headers in place, and hands them to
 //! the kernel in `sendmmsg` batches of up to 64 datagrams that span all channels sharing a
 //! socket. Nothing is copied: the iovecs point into the queues.
+//!
+//! A channel may also have a [`ChannelTap`] (HLS segmenting, HTTP clients): it sees the
+//! same paced datagrams once they have left, or, for a channel streamed only on demand
+//! (no output), when they would have left.
 
 use dvbgate_net::socket::{self, SendOptions, SocketError};
 use dvbgate_net::{Protocol, rtp};
@@ -19,6 +23,20 @@ use std::collections::HashMap;
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+
+/// Something that takes a channel's transport stream as it leaves, at the pace of the
+/// multiplex's clock. Runs on the pipeline thread: it must not block, and should not
+/// allocate per packet.
+pub trait ChannelTap: Send {
+    /// The TS packets of one datagram (a multiple of 188 bytes).
+    fn datagram(&mut self, packets: &[u8]);
+    /// Called once per send pass, after any datagrams: a place to hand on what a pass
+    /// gathered.
+    fn end_of_pass(&mut self);
+}
+
+/// A planned entry with no socket: a tapped channel without an output.
+const NO_SOCKET: usize = usize::MAX;
 
 /// Datagrams per `sendmmsg`.
 const BATCH: usize = 64;
@@ -91,6 +109,7 @@ pub struct Sender {
     /// The same, with room for a UDP_SEGMENT control message in each.
     headers_gso: MultiHeaders<SockaddrStorage>,
     plan: Vec<Planned>,
+    taps: HashMap<ChannelKey, Box<dyn ChannelTap>>,
     /// Seed for RTP synchronisation sources, distinct per output.
     next_ssrc: u32,
     stats: SenderStats,
@@ -110,6 +129,7 @@ impl Sender {
             headers: MultiHeaders::preallocate(BATCH, None),
             headers_gso: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(u16))),
             plan: Vec::new(),
+            taps: HashMap::new(),
             next_ssrc: std::process::id().wrapping_mul(0x9E37_79B9),
             stats: SenderStats::default(),
         }
@@ -160,6 +180,20 @@ impl Sender {
         self.close_unused_sockets();
     }
 
+    /// Gives a channel's stream to `tap` as well (replacing any tap it had). A channel
+    /// with a tap and no output is paced as if it were sent.
+    pub fn set_tap(&mut self, key: ChannelKey, tap: Box<dyn ChannelTap>) {
+        self.taps.insert(key, tap);
+    }
+
+    pub fn remove_tap(&mut self, key: ChannelKey) {
+        self.taps.remove(&key);
+    }
+
+    pub fn has_tap(&self, key: ChannelKey) -> bool {
+        self.taps.contains_key(&key)
+    }
+
     fn close_unused_sockets(&mut self) {
         let mut i = 0;
         while i < self.sockets.len() {
@@ -197,20 +231,27 @@ impl Sender {
         slack_ns: i64,
     ) {
         self.plan_and_stamp(clock, channels, now_ns, slack_ns);
-        if self.plan.is_empty() {
-            return;
-        }
-        for socket in 0..self.sockets.len() {
-            self.send_socket(socket, channels);
+        if !self.plan.is_empty() {
+            for socket in 0..self.sockets.len() {
+                self.send_socket(socket, channels);
+            }
         }
         for p in &self.plan {
             let (key, ch) = &mut channels[p.channel];
+            if let Some(tap) = self.taps.get_mut(key) {
+                for (_, slot) in ch.ring().front(p.done) {
+                    tap.datagram(&slot[HEADER_ROOM..]);
+                }
+            }
             ch.ring_mut().pop_front(p.done);
             if let Some(o) = self.outputs.get_mut(key) {
                 o.counters.datagrams += (p.done - p.failed) as u64;
                 o.counters.bytes += p.bytes;
                 o.counters.send_errors += p.failed as u64;
             }
+        }
+        for tap in self.taps.values_mut() {
+            tap.end_of_pass();
         }
     }
 
@@ -225,13 +266,16 @@ impl Sender {
         self.plan.clear();
         for (index, (key, ch)) in channels.iter_mut().enumerate() {
             let ring = ch.ring_mut();
-            let Some(out) = self.outputs.get_mut(key) else {
-                // No output (disabled channel): nothing waits for these datagrams.
+            let mut out = self.outputs.get_mut(key);
+            if out.is_none() && !self.taps.contains_key(key) {
+                // Neither sent nor tapped: nothing waits for these datagrams.
                 let n = ring.len();
                 ring.pop_front(n);
                 continue;
-            };
-            out.counters.dropped = ring.overflows();
+            }
+            if let Some(out) = &mut out {
+                out.counters.dropped = ring.overflows();
+            }
             // A queue over half full means the input runs ahead of its PCRs: send anyway
             // rather than lose datagrams.
             let must = ring.len().saturating_sub(ring.capacity() / 2);
@@ -248,6 +292,17 @@ impl Sender {
             if due == 0 {
                 continue;
             }
+            let Some(out) = out else {
+                // Tapped only: due datagrams count as gone once the tap has had them.
+                self.plan.push(Planned {
+                    channel: index,
+                    socket: NO_SOCKET,
+                    due,
+                    done: due,
+                    ..Planned::default()
+                });
+                continue;
+            };
             let skip = match out.spec.protocol {
                 Protocol::Rtp => {
                     let timestamp = (now_ns.max(0) as u128 * 9 / 100_000) as u32;

@@ -3,7 +3,7 @@
 use crate::rate_limit::RateLimit;
 use crate::snapshot::{ChannelSnapshot, InputState, ServiceInfo, Snapshot, StreamInfo};
 use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput, OpenInput, PidSelection};
-use dvbgate_outputs::{OutputSpec, Sender};
+use dvbgate_outputs::{ChannelTap, OutputSpec, Sender};
 use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
 use dvbgate_ts::tables::sdt::service_kind;
 use dvbgate_ts::timing::ClockConfig;
@@ -104,6 +104,8 @@ impl std::error::Error for StartError {}
 enum Command {
     SetChannel(Box<ChannelSetup>),
     RemoveChannel(ChannelKey),
+    SetTap(ChannelKey, Box<dyn ChannelTap>),
+    RemoveTap(ChannelKey),
     Survey(Box<Tuning>, SyncSender<Option<Survey>>),
     Stop,
 }
@@ -190,6 +192,17 @@ impl Pipeline {
 
     pub fn remove_channel(&self, key: ChannelKey) {
         let _ = self.commands.send(Command::RemoveChannel(key));
+    }
+
+    /// Gives a channel's paced stream to `tap` too (HLS, HTTP clients). The channel must
+    /// be set (possibly without an output); the tap stays until removed, or until the
+    /// channel is.
+    pub fn set_tap(&self, key: ChannelKey, tap: Box<dyn ChannelTap>) {
+        let _ = self.commands.send(Command::SetTap(key, tap));
+    }
+
+    pub fn remove_tap(&self, key: ChannelKey) {
+        let _ = self.commands.send(Command::RemoveTap(key));
     }
 
     /// What the multiplex carries, from the tables the pipeline holds: how a scan covers a
@@ -423,8 +436,11 @@ impl Worker {
             Command::RemoveChannel(key) => {
                 demux.remove_channel(key);
                 sender.remove_output(key);
+                sender.remove_tap(key);
                 self.output_errors.remove(&key);
             }
+            Command::SetTap(key, tap) => sender.set_tap(key, tap),
+            Command::RemoveTap(key) => sender.remove_tap(key),
             Command::Survey(tuning, reply) => {
                 let model = &demux.monitor().model;
                 let survey = mux_found(model, *tuning).map(|found| {
