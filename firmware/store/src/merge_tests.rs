@@ -98,6 +98,7 @@ fn channel(id: u32, input_id: u32, service_id: u16, number: u16, name: &str) -> 
         output: OutputConfig {
             address: format!("239.255.1.{id}:5000").parse().expect("address"),
             protocol: Protocol::Udp,
+            multicast: true,
             ttl: None,
             dscp: None,
             interface: None,

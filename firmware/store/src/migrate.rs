@@ -388,6 +388,7 @@ fn convert_channels(
             output: OutputConfig {
                 address,
                 protocol,
+                multicast: true,
                 ttl: None,
                 dscp: None,
                 interface: None,

@@ -124,6 +124,12 @@ pub struct OutputConfig {
     pub address: SocketAddr,
     /// UDP (plain TS) or RTP.
     pub protocol: Protocol,
+    /// Whether the channel is sent to `address` all the time (the TVs' multicast). Off,
+    /// the address stays reserved and the channel runs only while HLS or HTTP clients
+    /// watch it (a tuner input is then tuned on demand). Default true; records written
+    /// before this setting existed read as true.
+    #[serde(default = "default_true")]
+    pub multicast: bool,
     /// TTL override, 1..=255; None = `Settings::ttl`.
     #[serde(default)]
     pub ttl: Option<u8>,
@@ -199,6 +205,9 @@ pub struct NewChannel {
     /// Default UDP.
     #[serde(default)]
     pub protocol: Protocol,
+    /// See [`OutputConfig::multicast`]. Default true.
+    #[serde(default = "default_true")]
+    pub multicast: bool,
     /// Default false.
     #[serde(default)]
     pub strip_ca: bool,
@@ -227,6 +236,7 @@ impl NewChannel {
             enabled: true,
             address: None,
             protocol: Protocol::Udp,
+            multicast: true,
             strip_ca: false,
             strip_es: Vec::new(),
             ttl: None,
@@ -246,6 +256,7 @@ impl NewChannel {
             output: OutputConfig {
                 address: canonical_address(address),
                 protocol: self.protocol,
+                multicast: self.multicast,
                 ttl: self.ttl,
                 dscp: self.dscp,
                 interface: self.interface,
@@ -294,6 +305,7 @@ pub struct ChannelPatch {
     pub enabled: Option<bool>,
     pub address: Option<SocketAddr>,
     pub protocol: Option<Protocol>,
+    pub multicast: Option<bool>,
     pub strip_ca: Option<bool>,
     pub strip_es: Option<Vec<EsFilter>>,
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
@@ -314,6 +326,7 @@ impl ChannelPatch {
             enabled,
             address,
             protocol,
+            multicast,
             strip_ca,
             strip_es,
             ttl,
@@ -327,6 +340,7 @@ impl ChannelPatch {
         set(&mut channel.enabled, enabled);
         set(&mut channel.output.address, address.map(canonical_address));
         set(&mut channel.output.protocol, protocol);
+        set(&mut channel.output.multicast, multicast);
         set(&mut channel.strip_ca, strip_ca);
         set(&mut channel.strip_es, strip_es);
         set(&mut channel.output.ttl, ttl);

@@ -79,14 +79,19 @@ fn channel_json_shape() {
         serde_json::json!({
             "id": 7, "input_id": 1, "service_id": 28106, "number": 3, "name": "Arte",
             "enabled": true,
-            "output": {"address": "239.255.1.1:5000", "protocol": "rtp", "ttl": null,
-                       "dscp": null, "interface": null},
+            "output": {"address": "239.255.1.1:5000", "protocol": "rtp", "multicast": true,
+                       "ttl": null, "dscp": null, "interface": null},
             "strip_ca": false,
             "strip_es": [{"pid": 256}, {"stream_type": 6}, {"language": "qad"}],
         })
     );
-    let back: ChannelConfig = serde_json::from_value(json).expect("deserialize");
+    let back: ChannelConfig = serde_json::from_value(json.clone()).expect("deserialize");
     assert_eq!(back, channel);
+    // A record written before `multicast` existed reads as multicast on.
+    let mut old = json;
+    old["output"].as_object_mut().expect("output").remove("multicast");
+    let back: ChannelConfig = serde_json::from_value(old).expect("deserialize an older record");
+    assert!(back.output.multicast);
 }
 
 #[test]

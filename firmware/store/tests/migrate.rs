@@ -113,6 +113,7 @@ fn channel(
         output: OutputConfig {
             address: address.parse().expect("address"),
             protocol,
+            multicast: true,
             ttl: None,
             dscp: None,
             interface: None,
