@@ -217,12 +217,17 @@ where
         priority: Priority,
     ) -> Result<Grant<K, C>, AllocError> {
         if let Some(key) = self.held_by(&consumer).cloned() {
-            let slot = &self.slots[&key];
+            let slot = self.slots.get_mut(&key).expect("held_by names a slot");
             if slot
                 .tuned
                 .as_ref()
                 .is_some_and(|t| t.same_multiplex(tuning))
             {
+                // Asking again may change the priority (an on-demand input that now feeds
+                // multicast channels too).
+                for holder in slot.holders.iter_mut().filter(|(c, _)| *c == consumer) {
+                    holder.1 = priority;
+                }
                 return Ok(Grant {
                     tuner: key,
                     tune: false,
@@ -453,6 +458,19 @@ mod tests {
         assert!(g.is_err());
         let e = a.acquire("scan2", &t(610), Priority::Scan).unwrap_err();
         assert!(matches!(e, AllocError::NoTunerFree { .. }), "{e}");
+    }
+
+    #[test]
+    fn asking_again_raises_a_holders_priority() {
+        let mut a = two_tuners();
+        a.acquire("input:1", &t(522), Priority::OnDemand).unwrap();
+        a.acquire("input:2", &t(570), Priority::OnDemand).unwrap();
+        // input:1 now feeds the TVs too: a scan must not take its tuner.
+        let again = a.acquire("input:1", &t(522), Priority::AlwaysOn).unwrap();
+        assert!(!again.tune, "same multiplex: no retune");
+        assert_eq!(a.holders(&again.tuner), vec![("input:1", Priority::AlwaysOn)]);
+        let g = a.acquire("scan", &t(610), Priority::Scan).unwrap();
+        assert_eq!(g.preempted, vec!["input:2"]);
     }
 
     #[test]
