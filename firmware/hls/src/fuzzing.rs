@@ -17,6 +17,7 @@ pub fn hls(data: &[u8]) {
     let config = SegmenterConfig {
         target,
         max_segment_bytes: 1 << 20,
+        quick_start: control & 1 == 1,
     };
     let first = u64::from(control) << 40;
     let Ok(mut segmenter) = Segmenter::new(config, first) else {

@@ -83,6 +83,11 @@ pub struct SegmenterConfig {
     /// (counted in [`SegmenterStats::oversize_cuts`]). 1 MiB to 1 GiB; default 32 MiB,
     /// 64 s of a 4 Mbit/s channel.
     pub max_segment_bytes: usize,
+    /// Cut the very first segment at the first random access point at least a second into
+    /// it, rather than near the target: a player that asked for a channel not yet running
+    /// gets a playable playlist after about one GOP instead of a whole target duration.
+    /// Default false.
+    pub quick_start: bool,
 }
 
 impl Default for SegmenterConfig {
@@ -90,6 +95,7 @@ impl Default for SegmenterConfig {
         SegmenterConfig {
             target: Duration::from_secs(4),
             max_segment_bytes: 32 << 20,
+            quick_start: false,
         }
     }
 }
@@ -218,10 +224,14 @@ enum Cut {
     Oversize,
 }
 
+/// The shortest first segment with [`SegmenterConfig::quick_start`]: one second.
+const QUICK_START_TICKS: i64 = 90_000;
+
 /// See the module docs. One per channel.
 pub struct Segmenter {
     target_ticks: i64,
     max_bytes: usize,
+    quick_start: bool,
     next_sequence: u64,
 
     pat_asm: SectionAssembler,
@@ -287,6 +297,7 @@ impl Segmenter {
         Ok(Segmenter {
             target_ticks: pes::duration_to_ticks(config.target) as i64,
             max_bytes: config.max_segment_bytes,
+            quick_start: config.quick_start,
             next_sequence: first_sequence,
             pat_asm: SectionAssembler::new(),
             pmt_asm: SectionAssembler::new(),
@@ -644,8 +655,10 @@ impl Segmenter {
         }
         let target = self.target_ticks;
         let estimate = self.rap_estimate().unwrap_or(0);
+        let quick = self.quick_start && self.stats.segments == 0;
         let cut = if rap
-            && (elapsed >= target
+            && ((quick && elapsed >= QUICK_START_TICKS)
+                || elapsed >= target
                 || (elapsed >= target / 2 && elapsed.saturating_add(estimate) > target))
         {
             Some(Cut::Rap)

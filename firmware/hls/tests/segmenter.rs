@@ -123,6 +123,32 @@ fn h264_cuts_at_idrs_and_segments_start_with_pat_pmt_idr() {
 }
 
 #[test]
+fn quick_start_cuts_the_first_segment_at_the_first_keyframe_a_second_in() {
+    let s = synth::channel(&shape(Codec::H264, 25 * 21 + 10, &idr_every_second));
+    let quick = SegmenterConfig {
+        quick_start: true,
+        ..config(4)
+    };
+    let (segments, _) = run(&s, quick);
+    let durations: Vec<f64> = segments.iter().map(|s| secs(s.duration)).collect();
+    assert_eq!(durations, vec![1.0, 4.0, 4.0, 4.0, 4.0, 4.0]);
+    // IDRs 0.48 s apart: the first segment ends at the third, 1.44 s in.
+    let s = synth::channel(&shape(Codec::H264, 25 * 9 + 10, &every(12, 10)));
+    let (segments, _) = run(
+        &s,
+        SegmenterConfig {
+            quick_start: true,
+            ..config(4)
+        },
+    );
+    assert_eq!(secs(segments[0].duration), 1.44);
+    assert!(segments[1].duration > Duration::from_secs(3));
+    for s in &segments {
+        head(s, synth::VIDEO_PID);
+    }
+}
+
+#[test]
 fn segments_back_to_back_have_no_continuity_errors() {
     let s = synth::channel(&shape(Codec::H264, 25 * 13 + 10, &idr_every_second));
     let (segments, _) = run(&s, config(2));
@@ -493,6 +519,7 @@ fn oversize_segments_are_cut() {
     let cfg = SegmenterConfig {
         target: Duration::from_secs(10),
         max_segment_bytes: 1 << 20,
+        ..SegmenterConfig::default()
     };
     let (segments, seg) = run(&s, cfg);
     assert!(seg.stats().oversize_cuts >= 3);
