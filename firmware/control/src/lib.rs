@@ -12,11 +12,13 @@ mod output;
 pub mod sap;
 pub mod scan;
 mod scan_jobs;
+mod streams;
 mod supervisor;
 pub mod tuners;
 mod views;
 
 pub use output::{protocol, send_options, stream_url};
 pub use scan_jobs::{ScanJobView, ScanOptions, StartScanError};
+pub use streams::StreamError;
 pub use supervisor::{Supervisor, SupervisorOptions};
 pub use views::{ChannelStatus, ChannelView, InputView, TunerView};

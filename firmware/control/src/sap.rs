@@ -51,7 +51,7 @@ impl Announcer {
         if settings.sap {
             for c in channels
                 .iter()
-                .filter(|c| c.enabled && c.output.address.ip().is_multicast())
+                .filter(|c| c.enabled && c.output.multicast && c.output.address.ip().is_multicast())
             {
                 // Announcements go where the stream goes, without its traffic class.
                 let send = SendOptions {

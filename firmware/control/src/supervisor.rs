@@ -8,11 +8,12 @@ use dvbgate_outputs::OutputSpec;
 use dvbgate_pipeline::{ChannelSetup, InputState, Pipeline, PipelineConfig};
 use dvbgate_remux::{ChannelKey, ChannelSpec, EsFilter};
 use dvbgate_store::{ChannelConfig, NewChannel, Settings, Store, StoreError};
+use dvbgate_streaming::{Budget, ChannelStream, StreamOptions};
 use dvbgate_ts::tables::sdt::ServiceKind;
 use dvbgate_ts::timing::ClockConfig;
 use dvbgate_tuning::Tuning;
 use dvbgate_tuning::allocate::Priority;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -30,6 +31,13 @@ pub struct SupervisorOptions {
     /// Where DVB adapters appear (`/dev/dvb`).
     pub dvb_root: std::path::PathBuf,
     pub dvb: DvbOptions,
+    /// HLS and HTTP streaming of channels.
+    pub streams: StreamOptions,
+    /// Bytes all HLS windows together may hold.
+    pub stream_budget: usize,
+    /// A stream with no request and no HTTP client for this long stops (and frees its
+    /// tuner, if nothing else needs it).
+    pub stream_idle: Duration,
 }
 
 impl Default for SupervisorOptions {
@@ -42,6 +50,9 @@ impl Default for SupervisorOptions {
             retry_after: Duration::from_secs(5),
             dvb_root: dvbgate_dvb::DVB_ROOT.into(),
             dvb: DvbOptions::default(),
+            streams: StreamOptions::default(),
+            stream_budget: 128 << 20,
+            stream_idle: Duration::from_secs(30),
         }
     }
 }
@@ -53,13 +64,32 @@ struct Running {
     tuner: Option<TunerKey>,
     /// What this pipeline was last told, per channel: only differences are sent.
     applied: HashMap<ChannelKey, ChannelSetup>,
+    /// Channels whose stream this pipeline feeds (a tap set).
+    tapped: HashSet<ChannelKey>,
+    /// The tuner lease's priority.
+    priority: Priority,
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     running: HashMap<u32, Running>,
     /// Inputs that could not start: why, and when to try again.
-    failed: HashMap<u32, (String, Instant)>,
+    pub(crate) failed: HashMap<u32, (String, Instant)>,
+    /// Channels streamed over HLS/HTTP, by channel id.
+    pub(crate) streams: HashMap<u32, Arc<ChannelStream>>,
+    /// Where each channel's next stream continues its media sequence numbers.
+    pub(crate) next_sequences: HashMap<u32, u64>,
+}
+
+impl State {
+    pub(crate) fn input_running(&self, id: u32) -> bool {
+        self.running.contains_key(&id)
+    }
+
+    /// The live report of a running input.
+    pub(crate) fn snapshot(&self, id: u32) -> Option<dvbgate_pipeline::Snapshot> {
+        self.running.get(&id).map(|r| r.pipeline.snapshot())
+    }
 }
 
 /// See the crate docs.
@@ -69,6 +99,7 @@ pub struct Supervisor {
     state: Mutex<State>,
     tuners: TunerManager,
     pub(crate) scans: Mutex<crate::scan_jobs::ScanJobs>,
+    pub(crate) budget: Arc<Budget>,
 }
 
 impl Supervisor {
@@ -76,6 +107,7 @@ impl Supervisor {
         Arc::new(Supervisor {
             store,
             tuners: TunerManager::new(options.dvb_root.clone()),
+            budget: Arc::new(Budget::new(options.stream_budget)),
             options,
             state: Mutex::new(State::default()),
             scans: Mutex::default(),
@@ -124,7 +156,11 @@ impl Supervisor {
         Ok(())
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub fn options(&self) -> &SupervisorOptions {
+        &self.options
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; carry on with it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -138,11 +174,32 @@ impl Supervisor {
         let mut state = self.state();
         let now = Instant::now();
 
-        // A tuner input runs only while it has enabled channels: it holds a tuner.
+        // Streams of channels deleted or disabled end.
+        state
+            .streams
+            .retain(|id, _| channels.iter().any(|c| c.id == *id && c.enabled));
+        let streamed: HashSet<u32> = state.streams.keys().copied().collect();
+        // A channel runs while it is multicast, or while someone watches it over HTTP.
+        let channel_runs =
+            |c: &ChannelConfig| c.enabled && (c.output.multicast || streamed.contains(&c.id));
+        // Tuner leases: always on for multicast channels, on demand for viewers only.
+        let priority_of = |i: &dvbgate_store::InputConfig| {
+            if channels
+                .iter()
+                .any(|c| c.input_id == i.id && c.enabled && c.output.multicast)
+            {
+                Priority::AlwaysOn
+            } else {
+                Priority::OnDemand
+            }
+        };
+        // A tuner input runs only while one of its channels runs: it holds a tuner.
         let should_run = |i: &dvbgate_store::InputConfig| {
             i.enabled
                 && (!dvbgate_inputs::is_tuner_address(&i.url)
-                    || channels.iter().any(|c| c.input_id == i.id && c.enabled))
+                    || channels
+                        .iter()
+                        .any(|c| c.input_id == i.id && channel_runs(c)))
         };
 
         // Stop what should no longer run (removed, disabled, or moved to another address).
@@ -178,8 +235,9 @@ impl Supervisor {
                     tick: self.options.tick,
                     ..PipelineConfig::new(input.name.clone(), input.url.clone())
                 };
+                let priority = priority_of(input);
                 let tuner = if dvbgate_inputs::is_tuner_address(&input.url) {
-                    match self.lease_tuner(&mut state, input.id, &input.url) {
+                    match self.lease_tuner(&mut state, input.id, &input.url, priority) {
                         Ok((key, source)) => {
                             config.opener = Some(Arc::new(source));
                             Some(key)
@@ -209,6 +267,8 @@ impl Supervisor {
                                 pipeline,
                                 tuner,
                                 applied: HashMap::new(),
+                                tapped: HashSet::new(),
+                                priority,
                             },
                         );
                     }
@@ -226,18 +286,35 @@ impl Supervisor {
                     }
                 }
             }
-            let Some(running) = state.running.get_mut(&input.id) else {
+            let priority = priority_of(input);
+            if state
+                .running
+                .get(&input.id)
+                .is_some_and(|r| r.tuner.is_some() && r.priority != priority)
+                && self
+                    .lease_tuner(&mut state, input.id, &input.url, priority)
+                    .is_ok()
+                && let Some(r) = state.running.get_mut(&input.id)
+            {
+                r.priority = priority;
+            }
+            let State {
+                running, streams, ..
+            } = &mut *state;
+            let Some(running) = running.get_mut(&input.id) else {
                 continue;
             };
             let wanted: HashMap<ChannelKey, ChannelSetup> = channels
                 .iter()
-                .filter(|c| c.input_id == input.id && c.enabled)
+                .filter(|c| c.input_id == input.id && channel_runs(c))
                 .map(|c| (c.id, setup_of(c, &settings, &self.options)))
                 .collect();
             running.applied.retain(|key, _| {
                 let keep = wanted.contains_key(key);
                 if !keep {
+                    // Its tap, if any, goes with it.
                     running.pipeline.remove_channel(*key);
+                    running.tapped.remove(key);
                 }
                 keep
             });
@@ -245,6 +322,26 @@ impl Supervisor {
                 if running.applied.get(&key) != Some(&setup) {
                     running.pipeline.set_channel(setup.clone());
                     running.applied.insert(key, setup);
+                }
+            }
+            // Streams: a tap for each newly streamed channel, none for those that ended.
+            running.tapped.retain(|key| {
+                let keep = streams.contains_key(key);
+                if !keep {
+                    running.pipeline.remove_tap(*key);
+                }
+                keep
+            });
+            for (key, stream) in streams.iter() {
+                if !running.applied.contains_key(key) || running.tapped.contains(key) {
+                    continue;
+                }
+                match stream.tap() {
+                    Ok(tap) => {
+                        running.pipeline.set_tap(*key, Box::new(tap));
+                        running.tapped.insert(*key);
+                    }
+                    Err(e) => warn!(stream = %stream.label(), "cannot segment: {e}"),
                 }
             }
         }
@@ -257,11 +354,12 @@ impl Supervisor {
         state: &mut State,
         id: u32,
         url: &str,
+        priority: Priority,
     ) -> Result<(TunerKey, DvbSource), String> {
         let tuning: Tuning = url.parse().map_err(|e| format!("{e}"))?;
         let lease = self
             .tuners
-            .acquire(Consumer::Input(id), &tuning, Priority::AlwaysOn)
+            .acquire(Consumer::Input(id), &tuning, priority)
             .map_err(|e| e.to_string())?;
         for other in &lease.preempted {
             if let Consumer::Input(other) = other {
@@ -353,6 +451,7 @@ impl Supervisor {
                     c,
                     snapshot.and_then(|s| s.channels.get(&c.id)),
                     input_running,
+                    state.streams.get(&c.id).map(|s| s.stats()),
                 )
             })
             .collect())
@@ -456,7 +555,7 @@ pub(crate) fn setup_of(
             packets_per_datagram: usize::from(settings.packets_per_datagram),
             ring_datagrams: options.ring_datagrams,
         },
-        output: Some(OutputSpec {
+        output: c.output.multicast.then(|| OutputSpec {
             address: c.output.address,
             protocol: crate::output::protocol(c.output.protocol),
             send: crate::output::send_options(c, settings),

@@ -14,6 +14,8 @@ pub enum ChannelStatus {
     /// Its input is not running (disabled, failed, no data).
     InputDown,
     Disabled,
+    /// Multicast is off and nobody watches it over HLS/HTTP: it starts when asked for.
+    OnDemand,
     /// The output could not be opened or the kernel refuses its datagrams.
     OutputError,
 }
@@ -28,6 +30,12 @@ pub struct ChannelView {
     pub enabled: bool,
     /// The URL a player opens, e.g. `udp://@239.255.1.1:5000`.
     pub multicast: String,
+    /// HLS playlist and HTTP TS URLs: paths here, made absolute by the API with the Host
+    /// the request came in on.
+    pub hls: String,
+    pub http: String,
+    /// The HLS/HTTP stream while one runs.
+    pub streaming: Option<dvbgate_streaming::StreamStats>,
     pub output: OutputConfig,
     pub strip_ca: bool,
     pub strip_es: Vec<dvbgate_store::EsFilter>,
@@ -45,9 +53,11 @@ impl ChannelView {
         c: &ChannelConfig,
         live: Option<&ChannelSnapshot>,
         input_running: bool,
+        streaming: Option<dvbgate_streaming::StreamStats>,
     ) -> ChannelView {
         let status = match (c.enabled, input_running, live) {
             (false, _, _) => ChannelStatus::Disabled,
+            (true, _, _) if !c.output.multicast && streaming.is_none() => ChannelStatus::OnDemand,
             (true, false, _) => ChannelStatus::InputDown,
             (true, true, Some(s)) if s.output_error.is_some() && s.datagrams == 0 => {
                 ChannelStatus::OutputError
@@ -65,6 +75,9 @@ impl ChannelView {
             input_id: c.input_id,
             enabled: c.enabled,
             multicast: crate::output::stream_url(c),
+            hls: format!("/hls/{}/index.m3u8", c.number),
+            http: format!("/stream/{}.ts", c.number),
+            streaming,
             output: c.output.clone(),
             strip_ca: c.strip_ca,
             strip_es: c.strip_es.clone(),

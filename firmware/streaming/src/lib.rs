@@ -29,5 +29,5 @@ mod stream;
 mod tap;
 
 pub use budget::{Budget, BudgetFull};
-pub use stream::{ChannelStream, HttpClient, StreamOptions, StreamStats};
+pub use stream::{ChannelStream, HttpClient, StartError, StreamOptions, StreamStats};
 pub use tap::StreamTap;

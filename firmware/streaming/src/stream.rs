@@ -30,7 +30,11 @@ pub struct StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
-            segment: SegmenterConfig::default(),
+            // The first request waits for the first segment: make it about a GOP long.
+            segment: SegmenterConfig {
+                quick_start: true,
+                ..SegmenterConfig::default()
+            },
             window_length: 6,
             window_grace: 2,
             // 128 chunks: 4 s of an 8 Mbit/s channel, 6 s of a slower one.
@@ -174,6 +178,11 @@ impl ChannelStream {
     pub fn tap(self: &Arc<Self>) -> Result<StreamTap, ConfigError> {
         let first = self.inner().next_sequence;
         StreamTap::new(Arc::clone(self), first)
+    }
+
+    /// Where a later stream of this channel continues numbering.
+    pub fn next_sequence(&self) -> u64 {
+        self.inner().next_sequence
     }
 
     /// A request for this stream came in: it is not idle.
