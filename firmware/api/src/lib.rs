@@ -14,6 +14,7 @@
 mod error;
 mod routes;
 mod server;
+mod streaming;
 
 pub use routes::{AppState, router};
 pub use server::{ServerLimits, serve};

@@ -1,9 +1,10 @@
 //! Routes and handlers.
 
 use crate::error::ApiError;
+use crate::streaming::{absolute_urls, base_url};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,6 +51,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/scans", get(list_scans).post(start_scan))
         .route("/api/v1/scans/{id}", get(get_scan).delete(cancel_scan))
         .route("/api/v1/tuning-files", get(list_tuning_files))
+        .route("/hls/{number}/{file}", get(crate::streaming::hls))
+        .route("/stream/{file}", get(crate::streaming::http_ts))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(middleware::from_fn(changes_from_loopback_only))
         .with_state(state)
@@ -99,7 +102,7 @@ fn json_problem(r: &JsonRejection) -> String {
 }
 
 /// Runs blocking work (the store flushes to flash; pipelines open inputs) off the runtime.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
@@ -134,29 +137,43 @@ async fn healthz(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Va
 
 async fn list_channels(
     State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let sup = app.supervisor.clone();
-    Ok(Json(blocking(move || Ok(sup.channel_views()?)).await?))
+    let mut views = blocking(move || Ok(sup.channel_views()?)).await?;
+    let base = base_url(&headers);
+    for view in &mut views {
+        absolute_urls(view, base.as_deref());
+    }
+    Ok(Json(views))
 }
 
-async fn find_channel(app: &AppState, number: u16) -> Result<ChannelView, ApiError> {
+async fn find_channel(
+    app: &AppState,
+    number: u16,
+    headers: &HeaderMap,
+) -> Result<ChannelView, ApiError> {
     let sup = app.supervisor.clone();
-    blocking(move || Ok(sup.channel_views()?))
+    let mut view = blocking(move || Ok(sup.channel_views()?))
         .await?
         .into_iter()
         .find(|c| c.number == number)
-        .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))
+        .ok_or_else(|| ApiError::not_found(format!("no channel number {number}")))?;
+    absolute_urls(&mut view, base_url(headers).as_deref());
+    Ok(view)
 }
 
 async fn get_channel(
     State(app): State<Arc<AppState>>,
     Path(number): Path<u16>,
+    headers: HeaderMap,
 ) -> Result<Json<ChannelView>, ApiError> {
-    Ok(Json(find_channel(&app, number).await?))
+    Ok(Json(find_channel(&app, number, &headers).await?))
 }
 
 async fn create_channel(
     State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
     Body(new): Body<NewChannel>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     let sup = app.supervisor.clone();
@@ -168,13 +185,14 @@ async fn create_channel(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(find_channel(&app, created.number).await?),
+        Json(find_channel(&app, created.number, &headers).await?),
     ))
 }
 
 async fn update_channel(
     State(app): State<Arc<AppState>>,
     Path(number): Path<u16>,
+    headers: HeaderMap,
     Body(patch): Body<ChannelPatch>,
 ) -> Result<Json<ChannelView>, ApiError> {
     let sup = app.supervisor.clone();
@@ -188,7 +206,7 @@ async fn update_channel(
         Ok(c)
     })
     .await?;
-    Ok(Json(find_channel(&app, updated.number).await?))
+    Ok(Json(find_channel(&app, updated.number, &headers).await?))
 }
 
 async fn delete_channel(

@@ -7,8 +7,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
@@ -23,6 +26,9 @@ pub struct ServerLimits {
     pub request_timeout: Duration,
     pub max_body: usize,
     pub max_connections: usize,
+    /// A connection whose client takes nothing we send for this long is closed: a player
+    /// that stopped reading an endless TS stream would otherwise hold it for ever.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -32,6 +38,7 @@ impl Default for ServerLimits {
             request_timeout: Duration::from_secs(15),
             max_body: 64 * 1024,
             max_connections: 256,
+            write_stall_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -80,6 +87,7 @@ pub async fn serve(
         };
         let service =
             TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
+        let stream = StallGuard::new(stream, limits.write_stall_timeout);
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let watched = graceful.watch(connection);
         tokio::spawn(async move {
@@ -94,4 +102,102 @@ pub async fn serve(
         () = tokio::time::sleep(Duration::from_secs(3)) => {}
     }
     Ok(())
+}
+
+/// A connection that fails a write the peer has not taken for `timeout` (its receive
+/// window stayed shut): hyper then drops the connection and its response body.
+struct StallGuard<S> {
+    inner: S,
+    timeout: Duration,
+    /// Armed while a write is waiting.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        StallGuard {
+            inner,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// After a write returned Pending: the peer's time is up, or we wait on.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => {
+                if self.stalled(cx) {
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    )))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready => {
+                self.deadline = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => {
+                if self.stalled(cx) {
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    )))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready => {
+                self.deadline = None;
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
