@@ -48,7 +48,8 @@ pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyh
 }
 
 /// Once a second: notice tuners plugged in or out, restart inputs that failed, create
-/// channels for newly discovered services, and announce channels with SAP. All of it touches the store or sockets, so it
+/// channels for newly discovered services, stop streams nobody watches, and announce
+/// channels with SAP. All of it touches the store or sockets, so it
 /// runs off the async workers.
 async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<bool>) {
     let announcer = Arc::new(Mutex::new(Announcer::new()));
@@ -66,6 +67,7 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
                 sup.refresh_tuners()?;
                 sup.reconcile()?;
                 sup.create_discovered_channels()?;
+                sup.reap_idle_streams()?;
                 let channels = sup.store().channels()?;
                 let settings = sup.store().settings()?;
                 let mut sap = sap.lock().unwrap_or_else(|p| p.into_inner());

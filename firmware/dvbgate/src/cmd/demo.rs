@@ -33,6 +33,8 @@ pub struct DemoArgs {
     /// Destination port of the channels.
     #[arg(long, default_value_t = 5000)]
     multicast_port: u16,
+    #[command(flatten)]
+    streaming: super::streaming::StreamingArgs,
 }
 
 /// How much of each file is read at start-up to list its services.
@@ -84,7 +86,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.set_settings(&settings)?;
     configure(&store, &probed)?;
 
-    let supervisor = Supervisor::new(Arc::clone(&store), SupervisorOptions::default());
+    let mut options = SupervisorOptions::default();
+    args.streaming.apply(&mut options);
+    let supervisor = Supervisor::new(Arc::clone(&store), options);
     let failures = supervisor.reconcile()?;
     if let Some((_, why)) = failures.first() {
         supervisor.stop();
@@ -205,6 +209,12 @@ fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
         println!("Watch a channel (the group is joined on the loopback interface):");
         println!("  ffplay 'udp://@{address}?localaddr=127.0.0.1'");
         println!("  vlc --miface=lo udp://@{address}");
+    }
+    if let Some(first) = channels.first() {
+        println!();
+        println!("Or over HTTP (started on the first request):");
+        println!("  HLS:     http://{listen}/hls/{}/index.m3u8", first.number);
+        println!("  HTTP TS: http://{listen}/stream/{}.ts", first.number);
     }
     println!();
     println!("Channel list: http://{listen}/api/v1/channels");

@@ -2,4 +2,5 @@ pub mod demo;
 pub mod probe;
 pub mod run;
 pub mod scan;
+pub mod streaming;
 pub mod tuners;

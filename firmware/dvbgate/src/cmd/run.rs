@@ -23,6 +23,8 @@ pub struct RunArgs {
     /// leave together. Longer ticks cost less CPU and pace more coarsely.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=20))]
     tick_ms: u64,
+    #[command(flatten)]
+    streaming: super::streaming::StreamingArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -34,10 +36,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Arc::new(Store::open(&args.data).with_context(|| {
             format!("cannot open the configuration in {}", args.data.display())
         })?);
-    let options = SupervisorOptions {
+    let mut options = SupervisorOptions {
         tick: std::time::Duration::from_millis(args.tick_ms),
         ..SupervisorOptions::default()
     };
+    args.streaming.apply(&mut options);
     let supervisor = Supervisor::new(store, options);
     for (_, why) in supervisor.reconcile()? {
         warn!("{why}");
