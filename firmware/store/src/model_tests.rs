@@ -89,7 +89,10 @@ fn channel_json_shape() {
     assert_eq!(back, channel);
     // A record written before `multicast` existed reads as multicast on.
     let mut old = json;
-    old["output"].as_object_mut().expect("output").remove("multicast");
+    old["output"]
+        .as_object_mut()
+        .expect("output")
+        .remove("multicast");
     let back: ChannelConfig = serde_json::from_value(old).expect("deserialize an older record");
     assert!(back.output.multicast);
 }

@@ -468,7 +468,10 @@ mod tests {
         // input:1 now feeds the TVs too: a scan must not take its tuner.
         let again = a.acquire("input:1", &t(522), Priority::AlwaysOn).unwrap();
         assert!(!again.tune, "same multiplex: no retune");
-        assert_eq!(a.holders(&again.tuner), vec![("input:1", Priority::AlwaysOn)]);
+        assert_eq!(
+            a.holders(&again.tuner),
+            vec![("input:1", Priority::AlwaysOn)]
+        );
         let g = a.acquire("scan", &t(610), Priority::Scan).unwrap();
         assert_eq!(g.preempted, vec!["input:2"]);
     }
