@@ -881,17 +881,26 @@ impl SegmentHead {
     }
 }
 
-/// The section that starts in a packet (pointer field honoured), cut to its length.
-fn section_in(p: &[u8; 188]) -> Option<&[u8]> {
+/// The section that starts in `packets[0]` (pointer field honoured), continued in the
+/// following packets of the same PID when it is longer than one packet, cut to its length.
+fn section_at(packets: &[&[u8; 188]]) -> Option<Vec<u8>> {
     use dvbgate_ts::packet;
-    if !packet::payload_unit_start(p) {
+    let first = packets.first()?;
+    if !packet::payload_unit_start(first) {
         return None;
     }
-    let payload = packet::payload(p)?;
-    let start = 1 + usize::from(*payload.first()?);
-    let s = payload.get(start..)?;
+    let pid = packet::pid(first);
+    let payload = packet::payload(first)?;
+    let mut s = payload.get(1 + usize::from(*payload.first()?)..)?.to_vec();
     let len = 3 + (usize::from(*s.get(1)? & 0x0F) << 8 | usize::from(*s.get(2)?));
-    s.get(..len)
+    for p in packets[1..].iter().filter(|p| packet::pid(p) == pid) {
+        if s.len() >= len || packet::payload_unit_start(p) {
+            break;
+        }
+        s.extend_from_slice(packet::payload(p)?);
+    }
+    s.truncate(len);
+    (s.len() == len).then_some(s)
 }
 
 /// Checks that `bytes` start as every HLS segment and every HTTP TS stream must: whole
@@ -923,7 +932,8 @@ pub fn segment_head(bytes: &[u8]) -> Result<SegmentHead, String> {
             packet::pid(first)
         ));
     }
-    let pat = section_in(first)
+    let pat = section_at(&packets[..1])
+        .as_deref()
         .and_then(|s| Section::new(s).ok())
         .and_then(|s| pat::parse(&s).ok())
         .ok_or("the first packet does not hold a whole PAT section")?;
@@ -937,8 +947,9 @@ pub fn segment_head(bytes: &[u8]) -> Result<SegmentHead, String> {
             packet::pid(second)
         ));
     }
-    let section = section_in(second).ok_or("the second packet starts no section")?;
-    let section = Section::new(section).map_err(|e| format!("PMT section: {e:?}"))?;
+    let section =
+        section_at(&packets[1..]).ok_or("no whole section starts in the second packet")?;
+    let section = Section::new(&section).map_err(|e| format!("PMT section: {e:?}"))?;
     let table = pmt::parse(&section).map_err(|e| format!("PMT: {e}"))?;
     if table.program_number != program_number {
         return Err(format!(
@@ -1021,8 +1032,6 @@ pub fn first_video_frame(path: &Path) -> Option<FirstVideo> {
             "quiet",
             "-select_streams",
             "v:0",
-            "-read_intervals",
-            "%+#60",
             "-show_streams",
             "-show_packets",
             "-show_frames",
