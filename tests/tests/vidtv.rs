@@ -47,6 +47,7 @@ const SCENARIOS: &[&str] = &[
     "scan",
     "stream",
     "recovery",
+    "on-demand",
     "hotplug",
 ];
 
@@ -319,6 +320,7 @@ fn dvbgate_meets_the_kernels_virtual_dvb_adapter_in_a_vm() {
     check_scan(&results);
     check_stream(&results);
     check_recovery(&results);
+    check_on_demand(&results);
     check_hotplug(&results);
 }
 
@@ -519,6 +521,211 @@ fn check_recovery(results: &Results) {
     let a = analyze(&bytes);
     assert_eq!(a.services.len(), 1, "{:?}", a.services);
     assert_eq!(a.reader.sync_losses, 0, "whole packets even across retunes");
+}
+
+/// The first playlist request of an on-demand channel is answered within this (the
+/// server waits at most 12 s for the first segment once it has tuned).
+const FIRST_PLAYLIST_MAX_S: f64 = 15.0;
+/// Switching multicast off lets the tuner go at once; the guest polls four times a second.
+const RELEASE_MAX_S: f64 = 5.0;
+/// The guest's `--stream-idle-seconds` plus housekeeping's one-second tick, with room for
+/// a slow emulated machine.
+const IDLE_RELEASE_MAX_S: f64 = 3.0 + 7.0;
+/// Not before the idle time: the guest's clock starts just after the last request.
+const IDLE_RELEASE_MIN_S: f64 = 3.0 - 0.5;
+
+/// The tuner's holders in a saved `/api/v1/tuners` answer (vidtv's one tuner).
+fn holders(tuners: &Value) -> &Vec<Value> {
+    tuners[0]["holders"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a tuner with holders: {tuners:#}"))
+}
+
+/// `<name> <seconds>` lines of the on-demand scenario's timings.txt.
+fn timing(results: &Results, name: &str) -> f64 {
+    let text = results.read("on-demand/timings.txt");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in on-demand/timings.txt:\n{text}"))
+}
+
+/// The PID of the packet at `index` of a transport stream.
+fn pid_at(ts: &[u8], index: usize) -> Option<u16> {
+    let p = ts.get(index * 188..index * 188 + 3)?;
+    (p[0] == 0x47).then(|| u16::from(p[1] & 0x1F) << 8 | u16::from(p[2]))
+}
+
+/// A stream from the tuner as HLS or HTTP delivered it: PAT first, then the PMT, vidtv's
+/// service with its audio, whole packets, no continuity errors.
+fn check_on_demand_ts(results: &Results, rel: &str, min_packets: u64) {
+    let bytes = std::fs::read(results.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let a = analyze(&bytes);
+    eprintln!(
+        "on-demand {rel}: {} bytes, {} packets, {:?} ms",
+        bytes.len(),
+        a.packets,
+        a.duration_ms
+    );
+    assert!(
+        a.packets >= min_packets,
+        "{rel}: only {} packets",
+        a.packets
+    );
+    assert_eq!(a.reader.sync_losses, 0, "{rel}: whole packets");
+    assert_eq!(a.cc_errors, 0, "{rel}: continuity errors");
+    assert_eq!(a.services.len(), 1, "{rel}: {:?}", a.services);
+    let s = &a.services[0];
+    assert_eq!(s.service_id, VIDTV_SERVICE_ID, "{rel}");
+    assert!(
+        s.streams.iter().any(|es| es.pid == VIDTV_AUDIO_PID),
+        "{rel}: the audio is carried: {:?}",
+        s.streams
+    );
+    assert_eq!(pid_at(&bytes, 0), Some(0), "{rel} starts with the PAT");
+    assert_eq!(
+        pid_at(&bytes, 1),
+        s.pmt_pid,
+        "{rel}: the PMT follows the PAT"
+    );
+}
+
+/// A channel with multicast off holds no tuner until a playlist request starts it; the
+/// stream stops and frees the tuner when idle; an on-demand channel of another multiplex
+/// cannot take the tuner of an always-on one.
+fn check_on_demand(results: &Results) {
+    let multicast = results.json("on-demand/tuners-multicast.json");
+    assert!(
+        !holders(&multicast).is_empty(),
+        "a multicast channel holds the tuner: {multicast:#}"
+    );
+
+    // Multicast off: the tuner is let go, the channels wait for viewers.
+    let released = timing(results, "tuner_free_after_multicast_off");
+    let off = results.json("on-demand/tuners-off.json");
+    assert!(holders(&off).is_empty(), "{off:#}");
+    assert!(
+        off[0]["input_id"].is_null() && off[0]["live"].is_null(),
+        "{off:#}"
+    );
+    let channels = results.json("on-demand/channels-off.json");
+    for c in channels.as_array().expect("channels") {
+        assert_eq!(c["output"]["multicast"], false, "{c:#}");
+        assert_eq!(c["status"], "on_demand", "{c:#}");
+        assert!(c["streaming"].is_null(), "{c:#}");
+    }
+    let channel = &channels[0];
+    let number = channel["number"].as_u64().expect("number");
+    let input_id = &channel["input_id"];
+
+    // The first playlist request tuned and answered with a segment made from the tuner.
+    let first = timing(results, "first_playlist");
+    let index = results.read("on-demand/index.m3u8");
+    assert!(index.starts_with("#EXTM3U"), "index.m3u8:\n{index}");
+    let live = results.read("on-demand/live.m3u8");
+    let target: f64 = live
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no target duration:\n{live}"));
+    let durations: Vec<f64> = live
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .filter_map(|d| d.split(',').next()?.trim().parse().ok())
+        .collect();
+    assert!(
+        !durations.is_empty() && durations.iter().all(|d| d.round() <= target && *d > 0.0),
+        "segment durations {durations:?} within the target {target} s:\n{live}"
+    );
+    check_on_demand_ts(results, "on-demand/segment.ts", 100);
+    let hls = results.json("on-demand/tuners-hls.json");
+    assert_eq!(
+        holders(&hls),
+        &vec![serde_json::json!({"kind": "input", "id": input_id})],
+        "the channel's input holds the tuner for the stream: {hls:#}"
+    );
+    assert_eq!(hls[0]["live"]["state"], "locked", "{hls:#}");
+    let channels = results.json("on-demand/channels-hls.json");
+    let streaming = &channels[0]["streaming"];
+    assert!(
+        streaming["segments"].as_u64().is_some_and(|n| n >= 1),
+        "the stream's figures: {channels:#}"
+    );
+
+    // Idle since the segment request: stopped, tuner free, not before the idle time.
+    let idle = timing(results, "idle_release");
+    let after = results.json("on-demand/tuners-idle.json");
+    assert!(holders(&after).is_empty(), "{after:#}");
+    let channels = results.json("on-demand/channels-idle.json");
+    assert_eq!(channels[0]["status"], "on_demand", "{channels:#}");
+    assert!(channels[0]["streaming"].is_null(), "{channels:#}");
+
+    // HTTP TS started it again; its client received the channel and kept the stream past
+    // the idle time.
+    check_on_demand_ts(results, "on-demand/http.ts", 1000);
+    let http = results.json("on-demand/tuners-http.json");
+    assert!(!holders(&http).is_empty(), "{http:#}");
+    assert_eq!(http[0]["live"]["state"], "locked", "{http:#}");
+    let channels = results.json("on-demand/channels-http.json");
+    assert_eq!(
+        channels[0]["streaming"]["http_clients"], 1,
+        "one HTTP client: {channels:#}"
+    );
+    let left = timing(results, "client_left_release");
+    let after = results.json("on-demand/tuners-left.json");
+    assert!(holders(&after).is_empty(), "{after:#}");
+
+    // No preemption of the always-on channel by an on-demand one elsewhere.
+    let refusal = timing(results, "refusal");
+    let always_on = results.json("on-demand/tuners-always-on.json");
+    let refused = results.json("on-demand/refused.json");
+    let why = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("no tuner free"),
+        "the 503 says the tuner is busy: {refused:#}"
+    );
+    let kept = results.json("on-demand/tuners-kept.json");
+    assert_eq!(
+        holders(&kept),
+        holders(&always_on),
+        "the always-on input keeps the tuner: {kept:#}"
+    );
+    assert_eq!(
+        kept[0]["multiplex"], always_on[0]["multiplex"],
+        "not retuned: {kept:#}"
+    );
+    let channels = results.json("on-demand/channels-kept.json");
+    let elsewhere = channels
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["number"] == 900))
+        .unwrap_or_else(|| panic!("channel 900: {channels:#}"));
+    assert!(elsewhere["streaming"].is_null(), "{elsewhere:#}");
+    let watched = channels
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["number"] == number))
+        .unwrap_or_else(|| panic!("channel {number}: {channels:#}"));
+    assert_ne!(watched["status"], "on_demand", "{watched:#}");
+
+    eprintln!(
+        "on-demand: tuner free {released} s after multicast off, first playlist in {first} s, \
+         free {idle} s after the last HLS request and {left} s after the HTTP client left, \
+         refused in {refusal} s"
+    );
+    assert!(
+        released <= RELEASE_MAX_S,
+        "the tuner was let go {released} s after multicast off"
+    );
+    assert!(
+        first <= FIRST_PLAYLIST_MAX_S,
+        "the first playlist took {first} s"
+    );
+    assert!(
+        (IDLE_RELEASE_MIN_S..=IDLE_RELEASE_MAX_S).contains(&idle),
+        "the idle stream freed its tuner {idle} s after the last request"
+    );
+    assert!(
+        left <= IDLE_RELEASE_MAX_S,
+        "the stream freed its tuner {left} s after its HTTP client left"
+    );
 }
 
 /// The adapter unbound and bound again under the daemon.

@@ -415,6 +415,157 @@ s_recovery() {
     dvbgate_stop || die "dvbgate run did not stop cleanly"
 }
 
+# wait_tuner free|held SECONDS FILE [SINCE]: until /api/v1/tuners (saved in FILE) shows
+# vidtv's tuner without holders (free) or with one (held). Prints the seconds it took
+# (since the uptime SINCE if given).
+wait_tuner() {
+    t0=${4:-$(up)}
+    deadline=$(($(date +%s) + $2))
+    while :; do
+        api_get /api/v1/tuners "$3"
+        if grep -q '"holders": *\[\]' "$3"; then now=free; else now=held; fi
+        [ "$now" = "$1" ] && break
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "the tuner is not $1 within $2 s:" >&2
+            cat "$3" >&2
+            return 1
+        fi
+        sleep 0.25
+    done
+    awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# ts_starts_with_pat FILE: its first packet is a PAT (sync byte 0x47, PID 0).
+ts_starts_with_pat() {
+    # shellcheck disable=SC2046 # three numbers
+    set -- $(od -A n -t u1 -N 3 "$1")
+    [ "${1:-}" = 71 ] && [ $((${2:-1} & 31)) = 0 ] && [ "${3:-1}" = 0 ]
+}
+
+# hls_url NUMBER URI: a playlist's URI (absolute, or relative to /hls/NUMBER/) as a URL.
+hls_url() {
+    case $2 in
+        http://* | https://*) echo "$2" ;;
+        /*) echo "$API$2" ;;
+        *) echo "$API/hls/$1/$2" ;;
+    esac
+}
+
+# Channels with multicast off hold no tuner until someone watches them over HTTP: the
+# tuner is let go when multicast is switched off; a playlist request tunes it again and
+# the stream stops and frees the tuner after --stream-idle-seconds (3) without requests;
+# an HTTP TS client starts it too and keeps it while connected. Then an on-demand
+# channel of another multiplex cannot take the tuner from an always-on one (a 503 with
+# the reason). Timings (seconds) go to timings.txt; the host judges the saved answers.
+s_on_demand() {
+    [ -d "$DATA" ] || die "no store: the scan scenario did not run"
+    # A copy: the hotplug scenario needs the store as the stream scenario left it.
+    data=/tmp/dvbgate-on-demand
+    rm -rf "$data"
+    cp -r "$DATA" "$data" || die "cannot copy the store"
+    dvbgate_start run --data "$data" --stream-idle-seconds 3 || die "dvbgate run did not start"
+    api_get /api/v1/channels channels-before.json || die "GET /api/v1/channels"
+    # Every channel of the store is on vidtv's one multiplex (one input).
+    numbers=$(tr ',{}[' '\n\n\n\n' <channels-before.json | sed -n 's/^ *"number" *: *\([0-9]*\) *$/\1/p')
+    [ -n "$numbers" ] || die "no channel in the store: $(cat channels-before.json)"
+    number=$(echo "$numbers" | head -n1)
+    echo "channels $(echo "$numbers" | tr '\n' ' '), watching $number"
+    : >timings.txt
+
+    # Multicast on: the input holds the tuner.
+    for n in $numbers; do
+        code=$(api_send PATCH "/api/v1/channels/$n" '{"enabled": true, "multicast": true}' patched.json)
+        [ "$code" = 200 ] || die "PATCH channel $n: $code $(cat patched.json)"
+    done
+    wait_tuner held 30 tuners-multicast.json >/dev/null || die "the multicast channel holds no tuner"
+
+    # Multicast off: nobody needs the tuner.
+    for n in $numbers; do
+        code=$(api_send PATCH "/api/v1/channels/$n" '{"multicast": false}' patched.json)
+        [ "$code" = 200 ] || die "PATCH channel $n multicast off: $code $(cat patched.json)"
+    done
+    secs=$(wait_tuner free 10 tuners-off.json) || die "the tuner is still held with multicast off"
+    echo "tuner free ${secs} s after multicast off"
+    echo "tuner_free_after_multicast_off $secs" >>timings.txt
+    api_get /api/v1/channels channels-off.json
+    grep -q '"status": *"on_demand"' channels-off.json || die "not on_demand: $(cat channels-off.json)"
+
+    # The first playlist request tunes and waits for the first segment.
+    t0=$(up)
+    code=$(curl -s -o index.m3u8 -w '%{http_code}' --max-time 30 "$API/hls/$number/index.m3u8")
+    secs=$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')
+    echo "GET /hls/$number/index.m3u8: $code after $secs s"
+    echo "first_playlist $secs" >>timings.txt
+    cat index.m3u8
+    [ "$code" = 200 ] || die "the first playlist request answered $code"
+    # A master playlist names the media playlist; without CODECS it is the media playlist.
+    if grep -q '^#EXT-X-STREAM-INF' index.m3u8; then
+        uri=$(grep -v '^#' index.m3u8 | grep -m1 .)
+        code=$(curl -s -o live.m3u8 -w '%{http_code}' --max-time 10 "$(hls_url "$number" "$uri")")
+        [ "$code" = 200 ] || die "GET $uri: $code"
+        cat live.m3u8
+    else
+        cp index.m3u8 live.m3u8
+    fi
+    uri=$(grep -v '^#' live.m3u8 | grep -m1 .)
+    [ -n "$uri" ] || die "the media playlist lists no segment"
+    code=$(curl -s -o segment.ts -w '%{http_code}' --max-time 10 "$(hls_url "$number" "$uri")")
+    [ "$code" = 200 ] || die "GET segment $uri: $code"
+    echo "segment $uri: $(wc -c <segment.ts) bytes, starts with $(od -A n -t x1 -N 4 segment.ts)"
+    last_request=$(up)
+    ts_starts_with_pat segment.ts || die "segment $uri does not start with a PAT"
+    api_get /api/v1/tuners tuners-hls.json
+    api_get /api/v1/channels channels-hls.json
+    grep -q '"holders": *\[\]' tuners-hls.json && die "the stream holds no tuner: $(cat tuners-hls.json)"
+    grep -q '"state": *"locked"' tuners-hls.json || die "the tuner is not locked: $(cat tuners-hls.json)"
+
+    # Idle: no request for --stream-idle-seconds (3) since that segment, and the stream
+    # stops and lets the tuner go.
+    secs=$(wait_tuner free 20 tuners-idle.json "$last_request") || die "the idle stream kept its tuner"
+    echo "tuner free ${secs} s after the last HLS request"
+    echo "idle_release $secs" >>timings.txt
+    api_get /api/v1/channels channels-idle.json
+
+    # HTTP TS starts the stream as well; a connected client keeps it past the idle time.
+    curl -s -o http.ts --max-time 6 "$API/stream/$number.ts" &
+    client=$!
+    sleep 4.5
+    api_get /api/v1/tuners tuners-http.json
+    api_get /api/v1/channels channels-http.json
+    wait $client
+    rc=$?
+    left=$(up)
+    # 28: curl's own time limit ended the endless stream.
+    [ $rc = 28 ] || die "curl /stream/$number.ts: exit status $rc"
+    size=$(wc -c <http.ts)
+    echo "HTTP TS client: $size bytes in 6 s"
+    [ "$size" -ge $((188 * 1000)) ] || die "the HTTP TS client got only $size bytes"
+    ts_starts_with_pat http.ts || die "the HTTP TS does not start with a PAT"
+    grep -q '"holders": *\[\]' tuners-http.json && die "the tuner was let go under an HTTP client"
+    secs=$(wait_tuner free 20 tuners-left.json "$left") || die "the stream kept its tuner after its client left"
+    echo "tuner free ${secs} s after the HTTP client left"
+    echo "client_left_release $secs" >>timings.txt
+
+    # An always-on channel holds the tuner; an on-demand one of another multiplex asks.
+    code=$(api_send PATCH "/api/v1/channels/$number" '{"multicast": true}' patched.json)
+    [ "$code" = 200 ] || die "PATCH channel $number multicast on: $code $(cat patched.json)"
+    wait_tuner held 30 tuners-always-on.json >/dev/null || die "the multicast channel holds no tuner"
+    code=$(api_send POST /api/v1/inputs '{"name": "elsewhere", "url": "dvb-t://522MHz?bandwidth=8MHz"}' input.json)
+    [ "$code" = 201 ] || die "POST input: $code $(cat input.json)"
+    other=$(json_field input.json id)
+    code=$(api_send POST /api/v1/channels "{\"input_id\": $other, \"service_id\": 2176, \"name\": \"Elsewhere\", \"number\": 900, \"multicast\": false}" other.json)
+    [ "$code" = 201 ] || die "POST channel: $code $(cat other.json)"
+    t0=$(up)
+    code=$(curl -s -o refused.json -w '%{http_code}' --max-time 30 "$API/hls/900/index.m3u8")
+    secs=$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')
+    echo "GET /hls/900/index.m3u8 while the tuner is always on: $code after $secs s: $(cat refused.json)"
+    echo "refusal $secs" >>timings.txt
+    [ "$code" = 503 ] || die "the on-demand request on another multiplex answered $code"
+    api_get /api/v1/tuners tuners-kept.json
+    api_get /api/v1/channels channels-kept.json
+    dvbgate_stop || die "dvbgate run did not stop cleanly"
+}
+
 # The adapter goes away under a running daemon (its driver unbound, as a USB unplug
 # does) and comes back: the daemon reports it, finds it again and streams again.
 s_hotplug() {
@@ -456,6 +607,7 @@ scenario tuners s_tuners
 scenario scan s_scan
 scenario stream s_stream
 scenario recovery s_recovery
+scenario on-demand s_on_demand
 # Last: unbinding vidtv may leave the kernel unhappy at power-off.
 scenario hotplug s_hotplug
 
