@@ -80,11 +80,17 @@ impl StreamTap {
             .retain(|client| match client.try_send(chunk.clone()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
+                    stream.touch();
                     stream.http_clients_dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(stream = %stream.label(), "an HTTP client fell behind: dropped");
                     false
                 }
-                Err(TrySendError::Closed(_)) => false,
+                Err(TrySendError::Closed(_)) => {
+                    // A viewer leaving is activity: the idle time counts from now, so a
+                    // player that reconnects soon finds its channel (and tuner) still there.
+                    stream.touch();
+                    false
+                }
             });
         self.stream
             .http_clients

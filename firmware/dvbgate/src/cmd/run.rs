@@ -42,6 +42,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     args.streaming.apply(&mut options);
     let supervisor = Supervisor::new(store, options);
+    // Tuners first, so tuner inputs start at once instead of at the next retry.
+    supervisor.refresh_tuners()?;
     for (_, why) in supervisor.reconcile()? {
         warn!("{why}");
     }
