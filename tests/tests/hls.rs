@@ -30,6 +30,8 @@ const DEFAULT_TARGET: u64 = 4;
 #[derive(Clone, Debug)]
 struct Channel {
     number: u64,
+    /// Its multicast URL (`udp://@group:port`).
+    multicast: String,
     /// `(kind, codec)` of its service's streams, codecs named as ffprobe names them.
     streams: Vec<(String, String)>,
 }
@@ -77,6 +79,7 @@ fn channels(d: &Daemon) -> Vec<Channel> {
                     .find(|s| s["service_id"] == c["service_id"])?;
                 Some(Channel {
                     number: c["number"].as_u64()?,
+                    multicast: c["multicast"].as_str().unwrap_or("").to_string(),
                     streams: service["streams"]
                         .as_array()?
                         .iter()
@@ -257,6 +260,7 @@ fn follow(d: &Daemon, channel: &Channel, seconds: u64, target: u64, parser: bool
             "{what}: master playlist without BANDWIDTH or CODECS avc1/mp4a:\n{master}"
         );
     }
+    let quick_start = first.playlist.segments[0].sequence;
     let mut seen: BTreeMap<u64, (String, f64)> = BTreeMap::new();
     let mut last_sequence = 0;
     let mut reloads = 0;
@@ -295,8 +299,10 @@ fn follow(d: &Daemon, channel: &Channel, seconds: u64, target: u64, parser: bool
                 p.target_duration
             );
             // The demo's GOP is 1 s: a segment is cut at the last keyframe within the
-            // target, unless the input loops (a discontinuity follows) or it is the newest.
-            let cut_early = p.segments.get(i + 1).is_none_or(|next| next.discontinuity);
+            // target, unless the input loops (a discontinuity follows), it is the newest,
+            // or it is the stream's first (cut after about a second, to start quickly).
+            let cut_early = s.sequence == quick_start
+                || p.segments.get(i + 1).is_none_or(|next| next.discontinuity);
             if !cut_early {
                 assert!(
                     s.duration >= target as f64 - 1.1,
@@ -355,17 +361,22 @@ fn ffmpeg_plays_the_live_playlist_and_every_segment_starts_clean() {
     let mpeg2 = mpeg2(&chs)[0].clone();
     let parser = node_tools("hls-parser playlist checks", &["hls-parser"], false);
 
-    let url = d.url(&format!("/hls/{}/index.m3u8", h264.number));
-    let ffmpeg = std::thread::spawn(move || {
-        let start = Instant::now();
-        let out = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-i"])
-            .arg(&url)
-            .args(["-t", "20", "-f", "null", "-"])
-            .output()
-            .expect("ffmpeg must be installed (scripts/test installs it)");
-        (out, start.elapsed())
-    });
+    let ffmpeg_for_20s = |url: String| {
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let out = Command::new("ffmpeg")
+                .args(["-nostdin", "-v", "error", "-i"])
+                .arg(&url)
+                .args(["-t", "20", "-f", "null", "-"])
+                .output()
+                .expect("ffmpeg must be installed (scripts/test installs it)");
+            (out, start.elapsed())
+        })
+    };
+    let ffmpeg = ffmpeg_for_20s(d.url(&format!("/hls/{}/index.m3u8", h264.number)));
+    // The same channel unsegmented, as it leaves on multicast: what ffmpeg says of the
+    // stream itself (the demo's file loops every 18 s, its timestamps jump back with it).
+    let baseline = ffmpeg_for_20s(format!("{}?localaddr=127.0.0.1", h264.multicast));
     // Let ffmpeg's be the request that starts the channel.
     std::thread::sleep(Duration::from_millis(300));
     let d = Arc::new(d);
@@ -393,10 +404,27 @@ fn ffmpeg_plays_the_live_playlist_and_every_segment_starts_clean() {
     }
 
     let (out, took) = ffmpeg.join().expect("ffmpeg thread");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (baseline, _) = baseline.join().expect("ffmpeg thread");
+    let baseline = String::from_utf8_lossy(&baseline.stderr).into_owned();
+    // No error, save those the unsegmented stream causes too: ffmpeg's complaint when the
+    // demo's file loops and its timestamps go back ("non monotonically increasing dts" by a
+    // fraction of an audio frame, as ffmpeg realigns audio and video on the jump).
+    let known: Vec<String> = baseline.lines().map(message_kind).collect();
+    let (tolerated, errors): (Vec<&str>, Vec<&str>) = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .partition(|l| known.contains(&message_kind(l)));
+    if !tolerated.is_empty() {
+        eprintln!(
+            "ffmpeg on HLS said what it says of the multicast stream itself (the demo's loop):\n{}",
+            tolerated.join("\n")
+        );
+    }
     assert!(
-        out.status.success() && stderr.trim().is_empty(),
-        "ffmpeg reading the live playlist: {} after {took:?}:\n{stderr}",
+        out.status.success() && errors.is_empty(),
+        "ffmpeg reading the live playlist: {} after {took:?}:\n{stderr}\n(from the multicast \
+         stream ffmpeg said:\n{baseline})",
         out.status
     );
     // 20 s of media from a live window that held one 4 s segment when ffmpeg came: at least
@@ -408,8 +436,42 @@ fn ffmpeg_plays_the_live_playlist_and_every_segment_starts_clean() {
     assert!(took < Duration::from_secs(45), "ffmpeg took {took:?}");
 }
 
-/// hls.js in Debian's headless Chromium plays an H.264/AAC channel: currentTime advances
-/// for 10 s and frames are decoded (tests/browser/play-hls.mjs judges).
+/// An ffmpeg log line with its context address and numbers taken out, for comparison.
+fn message_kind(line: &str) -> String {
+    let text = match line.find("] ") {
+        Some(i) if line.starts_with('[') => &line[i + 2..],
+        _ => line,
+    };
+    text.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// `node play-hls.mjs URL 10`: exit code and JSON; `None` when the browser could not start
+/// and the test may skip.
+fn play_hls(url: &str) -> Option<(Option<i32>, Value, String)> {
+    let out = Command::new("node")
+        .arg(dvbgate_e2e::browser_dir().join("play-hls.mjs"))
+        .arg(url)
+        .arg("10")
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code();
+    if code == Some(2) && std::env::var("DVBGATE_REQUIRE_BROWSER").as_deref() != Ok("1") {
+        eprintln!(
+            "\n*** SKIPPED: hls.js in Chromium: the browser did not start ({stderr}); run \
+             scripts/test which installs it ***\n"
+        );
+        return None;
+    }
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    Some((code, v, format!("{stdout}\n{stderr}")))
+}
+
+/// hls.js in Debian's headless Chromium plays an H.264/AAC channel
+/// (tests/browser/play-hls.mjs judges). From a cold start (the player's request starts the
+/// channel) it must play, without a fatal error; once the channel runs, currentTime must
+/// advance for 10 s in 10 s with frames decoded.
 #[test]
 fn hls_js_plays_an_h264_aac_channel_in_headless_chromium() {
     if !node_tools("hls.js in Chromium", &["hls.js", "playwright-core"], true) {
@@ -419,31 +481,40 @@ fn hls_js_plays_an_h264_aac_channel_in_headless_chromium() {
     let chs = channels(&d);
     let channel = &h264_aac(&chs)[1];
     let url = d.url(&format!("/hls/{}/index.m3u8", channel.number));
-    let out = Command::new("node")
-        .arg(dvbgate_e2e::browser_dir().join("play-hls.mjs"))
-        .arg(&url)
-        .arg("10")
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let code = out.status.code();
-    if code == Some(2) && std::env::var("DVBGATE_REQUIRE_BROWSER").as_deref() != Ok("1") {
-        eprintln!(
-            "\n*** SKIPPED: hls.js in Chromium: the browser did not start ({stderr}); run \
-             scripts/test which installs it ***\n"
-        );
+
+    let Some((_, cold, text)) = play_hls(&url) else {
         return;
-    }
-    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    };
+    eprintln!(
+        "hls.js from a cold start: playing after {} ms, currentTime +{} s in 10 s, {} stall(s), \
+         {} frames, errors {}",
+        cold["started_after_ms"],
+        cold["advanced_s"],
+        cold["stalls"],
+        cold["frames_decoded"],
+        cold["hls_errors"]
+    );
+    let fatal = cold["hls_errors"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["fatal"] == true));
+    assert!(
+        !fatal && cold["started_after_ms"].is_u64() && cold["frames_decoded"].as_u64() > Some(0),
+        "hls.js does not play {url} from a cold start: {text}"
+    );
+
+    // The channel now runs, its window filled: a player joining plays without a pause.
+    let Some((code, warm, text)) = play_hls(&url) else {
+        return;
+    };
     assert_eq!(
         code,
         Some(0),
-        "hls.js did not play {url}: {stdout}\n{stderr}"
+        "hls.js did not play {url} (channel running): {text}"
     );
     assert!(
-        v["frames_decoded"].as_u64().unwrap_or(0) > 0 && v["advanced_s"].as_f64() >= Some(8.0),
-        "{v}"
+        warm["frames_decoded"].as_u64().unwrap_or(0) > 0
+            && warm["advanced_s"].as_f64() >= Some(8.0),
+        "{warm}"
     );
 }
 
@@ -543,14 +614,22 @@ fn http_ts_fans_out_to_19_readers_while_a_stalled_client_is_dropped() {
     let channel = h264_aac(&chs)[0].clone();
     let n = channel.number;
     let path = format!("/stream/{n}.ts");
-    let (_, list) = d.get("/api/v1/channels");
-    let rate_bps = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["number"].as_u64() == Some(n))
-        .and_then(|c| c["bitrate_bps"].as_u64())
-        .expect("channel bitrate");
+    // The channel's rate as its multicast output measures it (a moment after the start).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rate_bps = loop {
+        let (_, list) = d.get("/api/v1/channels");
+        let rate = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["number"].as_u64() == Some(n))
+            .and_then(|c| c["bitrate_bps"].as_u64())
+            .unwrap_or(0);
+        if rate > 0 || Instant::now() > deadline {
+            break rate;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(rate_bps > 100_000, "channel {n} at {rate_bps} bit/s");
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -587,9 +666,11 @@ fn http_ts_fans_out_to_19_readers_while_a_stalled_client_is_dropped() {
         if s["http_clients_dropped"].as_u64().unwrap_or(0) >= 1 {
             break started.elapsed();
         }
+        // Its queue (128 chunks of up to 50 ms: about 6.4 s) plus what the kernel and the
+        // HTTP layer buffer ahead of it: well within 15 s of stream at this rate.
         assert!(
-            started.elapsed() < Duration::from_secs(25),
-            "the stalled client was not dropped within 25 s: {s}"
+            started.elapsed() < Duration::from_secs(15),
+            "the stalled client was not dropped within 15 s: {s}"
         );
         std::thread::sleep(Duration::from_millis(250));
     };
@@ -944,6 +1025,42 @@ fn an_idle_channel_stops_and_restarts_with_later_sequence_numbers() {
     let r = http_get(d.http, &after.segment_path(seg), &[]);
     assert_eq!(r.status, 200, "{}", r.describe());
     check_segment("the restarted channel", &r.body, &channel);
+
+    // An HTTP TS viewer keeps its channel running however long it watches, and the idle
+    // time counts from when it leaves.
+    let other = h264_aac(&chs)[1].number;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let viewer = {
+        let (stop, addr) = (Arc::clone(&stop), d.http);
+        std::thread::spawn(move || read_stream(addr, &format!("/stream/{other}.ts"), stop))
+    };
+    std::thread::sleep(Duration::from_secs(5));
+    let s = streaming(&d, other);
+    assert!(
+        s["http_clients"].as_u64() == Some(1),
+        "an HTTP TS viewer of 5 s, with --stream-idle-seconds 3: {s}"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let watched = viewer.join().expect("viewer");
+    assert_eq!(watched.status, 200, "{:?}", watched.error);
+    let left = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = streaming(&d, other);
+    assert!(
+        !s.is_null(),
+        "stopped within 1.5 s of its only viewer leaving (--stream-idle-seconds 3): the \
+         idle time must count from when the last HTTP client left, not from its request \
+         5 s before"
+    );
+    let deadline = left + Duration::from_secs(9);
+    while !streaming(&d, other).is_null() {
+        assert!(
+            Instant::now() < deadline,
+            "still streaming 9 s after its only viewer left: {}",
+            streaming(&d, other)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// /api/v1/channels names each channel's HLS and HTTP TS URLs with the Host the request
