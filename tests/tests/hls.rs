@@ -614,24 +614,6 @@ fn http_ts_fans_out_to_19_readers_while_a_stalled_client_is_dropped() {
     let channel = h264_aac(&chs)[0].clone();
     let n = channel.number;
     let path = format!("/stream/{n}.ts");
-    // The channel's rate as its multicast output measures it (a moment after the start).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let rate_bps = loop {
-        let (_, list) = d.get("/api/v1/channels");
-        let rate = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["number"].as_u64() == Some(n))
-            .and_then(|c| c["bitrate_bps"].as_u64())
-            .unwrap_or(0);
-        if rate > 0 || Instant::now() > deadline {
-            break rate;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(rate_bps > 100_000, "channel {n} at {rate_bps} bit/s");
-
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(20));
     let readers: Vec<_> = (0..19)
@@ -700,7 +682,20 @@ fn http_ts_fans_out_to_19_readers_while_a_stalled_client_is_dropped() {
     let end = dropped_after.max(Duration::from_secs(12)) + Duration::from_secs(4);
     std::thread::sleep(end.saturating_sub(started.elapsed()));
     let s = streaming(&d, n);
+    // The channel's rate as its multicast output measures it, long settled by now.
+    let (_, list) = d.get("/api/v1/channels");
+    let rate_bps = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["number"].as_u64() == Some(n))
+        .and_then(|c| c["bitrate_bps"].as_u64())
+        .unwrap_or(0);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        rate_bps > 100_000,
+        "channel {n} at {rate_bps} bit/s: {list:#}"
+    );
     let results: Vec<Reader> = readers
         .into_iter()
         .map(|h| h.join().expect("reader thread"))
