@@ -1099,3 +1099,69 @@ fn channel_urls_follow_the_host_header() {
     assert!(r.text().starts_with("#EXTM3U"), "{url}: {}", r.describe());
     assert!(chs.len() == 4);
 }
+
+/// One memory budget for all HLS windows: a channel that would not fit is refused with a
+/// 503 that says so (HLS and HTTP TS alike), the running one goes on, and the budget comes
+/// back when it idles out.
+#[test]
+fn a_full_memory_budget_refuses_new_channels_with_a_reason() {
+    // 4 MiB: one demo channel (0.7 Mbit/s, a 24 s window) fits, a second does not.
+    let d = demo(
+        "239.255.118.0/24",
+        &["--stream-budget-mb", "4", "--stream-idle-seconds", "2"],
+    );
+    let chs = channels(&d);
+    let first = h264_aac(&chs)[0].number;
+    let second = h264_aac(&chs)[1].number;
+    // A channel's claim follows its measured rate (unmeasured, a high rate is assumed).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = d.get("/api/v1/channels");
+        // Both run at about 0.7 Mbit/s once measured over a while.
+        let measured = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| [Some(first), Some(second)].contains(&c["number"].as_u64()))
+            .all(|c| c["bitrate_bps"].as_u64() > Some(600_000));
+        if measured {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rates not measured: {list:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    hls_ok(&d, first);
+    for path in [
+        format!("/hls/{second}/index.m3u8"),
+        format!("/stream/{second}.ts"),
+    ] {
+        let r = http_get(d.http, &path, &[]);
+        assert_eq!(r.status, 503, "GET {path} over budget: {}", r.describe());
+        let reason = r.json()["error"].as_str().unwrap_or("").to_lowercase();
+        assert!(
+            reason.contains("budget"),
+            "GET {path}: the 503 should say the memory budget is full: {}",
+            r.describe()
+        );
+    }
+    assert!(streaming(&d, second).is_null());
+    let again = hls_ok(&d, first);
+    let r = http_get(
+        d.http,
+        &again.segment_path(&again.playlist.segments[0]),
+        &[],
+    );
+    assert_eq!(
+        r.status,
+        200,
+        "the running channel goes on: {}",
+        r.describe()
+    );
+    // The first channel idles out and gives its share back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !streaming(&d, first).is_null() {
+        assert!(Instant::now() < deadline, "{}", streaming(&d, first));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    hls_ok(&d, second);
+}
