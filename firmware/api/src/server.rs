@@ -29,6 +29,9 @@ pub struct ServerLimits {
     /// A connection whose client takes nothing we send for this long is closed: a player
     /// that stopped reading an endless TS stream would otherwise hold it for ever.
     pub write_stall_timeout: Duration,
+    /// Bytes written but not yet sent that the kernel holds per connection
+    /// (`TCP_NOTSENT_LOWAT`); what is in flight is not limited.
+    pub unsent_bytes: usize,
 }
 
 impl Default for ServerLimits {
@@ -39,6 +42,7 @@ impl Default for ServerLimits {
             max_body: 64 * 1024,
             max_connections: 256,
             write_stall_timeout: Duration::from_secs(15),
+            unsent_bytes: 128 * 1024,
         }
     }
 }
@@ -87,6 +91,14 @@ pub async fn serve(
         };
         let service =
             TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
+        // Bytes a client has not taken stay in our queues, where they are counted and
+        // bounded, rather than in megabytes of kernel send buffer: a player that stopped
+        // reading an HTTP TS stream is then noticed in seconds.
+        if let Err(e) =
+            socket2::SockRef::from(&stream).set_tcp_notsent_lowat(limits.unsent_bytes as u32)
+        {
+            debug!(%peer, "TCP_NOTSENT_LOWAT: {e}");
+        }
         let stream = StallGuard::new(stream, limits.write_stall_timeout);
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let watched = graceful.watch(connection);

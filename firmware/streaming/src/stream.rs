@@ -305,10 +305,19 @@ impl ChannelStream {
                 None => break,
             }
         }
+        // The claim follows what the window really needs: its estimate until the window
+        // is full (more if it grows past it), then what it holds with room for the segment
+        // being replaced and the one being built.
         let held = inner.window.bytes();
-        if held > inner.claim {
-            self.budget.reclaim(inner.claim, held);
-            inner.claim = held;
+        let kept = self.options.window_length + self.options.window_grace;
+        let claim = if inner.window.len() >= kept {
+            held * (kept + 2) / kept
+        } else {
+            held.max(inner.claim)
+        };
+        if claim != inner.claim {
+            self.budget.reclaim(inner.claim, claim);
+            inner.claim = claim;
         }
         drop(inner);
         self.published.send_modify(|n| *n += 1);

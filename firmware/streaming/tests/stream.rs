@@ -115,6 +115,9 @@ fn segments_fill_the_window_and_playlists() {
     let stats = stream.stats();
     assert_eq!(stats.segments, 8, "6 listed + 2 in grace: {stats:?}");
     assert!(stats.window_bytes > 0 && budget.held() == stats.window_bytes);
+    // Once full, the window claims what it needs (10/8 of what it holds), not the
+    // 4 Mbit/s estimate it started with (20 MB).
+    assert_eq!(budget.claimed(), stats.window_bytes * 10 / 8);
     drop(tap);
     drop(stream);
     assert_eq!(budget.held(), 0, "a stream gone gives its memory back");
