@@ -175,6 +175,13 @@ impl Window {
         target.max(self.longest_ms.div_ceil(1000))
     }
 
+    /// Announces segments up to `longest` before they come (a channel whose keyframes
+    /// are further apart than the target), so that the target duration, which players
+    /// expect never to change (RFC 8216 §6.2.1), is right from the first playlist.
+    pub fn expect_segments_up_to(&mut self, longest: Duration) {
+        self.longest_ms = self.longest_ms.max(rounded_ms(longest));
+    }
+
     /// The live media playlist; `segment_uri` names a segment by its sequence number.
     pub fn media_playlist(&self, segment_uri: impl Fn(u64) -> String) -> String {
         let mut m = String::with_capacity(128 + 160 * self.config.length);

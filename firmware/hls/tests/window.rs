@@ -343,3 +343,16 @@ fn a_looping_input_through_segmenter_and_window() {
         }
     }
 }
+
+#[test]
+fn a_target_announced_ahead_holds_for_long_gops() {
+    let mut w = window(6, 2, 2);
+    // Keyframes 2.88 s apart measured before the first playlist: announce 1.5 times that.
+    w.expect_segments_up_to(Duration::from_millis(4320));
+    w.push(segment(1, 2880, false)).unwrap();
+    let first = parse(&w.media_playlist(uri));
+    w.push(segment(2, 3840, false)).unwrap();
+    let second = parse(&w.media_playlist(uri));
+    assert_eq!(first.target, 5);
+    assert_eq!(second.target, 5, "unchanged by a longer GOP");
+}

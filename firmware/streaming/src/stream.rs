@@ -285,6 +285,16 @@ impl ChannelStream {
         inner.segmenter = stats;
         inner.next_sequence = segment.sequence + 1;
         let sequence = segment.sequence;
+        // Before the first playlist: keyframes further apart than the target make longer
+        // segments; announce them now (with room for an irregular GOP) rather than change
+        // the target duration under the players later.
+        if *self.published.borrow() == 0
+            && let Some(gop) = stats
+                .rap_interval
+                .filter(|g| *g > self.options.segment.target)
+        {
+            inner.window.expect_segments_up_to(gop * 3 / 2);
+        }
         let mut released = 0;
         match inner.window.push(segment) {
             Ok(evicted) => {
