@@ -24,9 +24,10 @@
 //! Media sequence numbers come from the caller (`first_sequence`), so a channel that
 //! restarts can continue upwards (e.g. from the wall clock divided by the target).
 //!
-//! Nothing here allocates per packet: buffers are reused from segment to segment, and a
-//! segment's bytes are copied once into the [`bytes::Bytes`] handed out (cheap to clone
-//! into the window and into HTTP responses).
+//! Nothing here allocates per packet: a channel's one working buffer is allocated per
+//! segment, sized from the last (so an idle channel does not keep two), and a segment's
+//! bytes are copied once into the [`bytes::Bytes`] handed out (cheap to clone into the
+//! window and into HTTP responses).
 
 #![forbid(unsafe_code)]
 

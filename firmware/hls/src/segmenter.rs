@@ -266,7 +266,6 @@ pub struct Segmenter {
     buf: Vec<u8>,
     /// Bytes of `buf` given their final counters and handed to [`Segmenter::last_output`].
     committed: usize,
-    spare: Vec<u8>,
     /// What the last `push` added to the output stream.
     live: Vec<u8>,
     current: Option<Current>,
@@ -320,7 +319,6 @@ impl Segmenter {
             held_wall_ms: 0,
             buf: Vec::new(),
             committed: 0,
-            spare: Vec::new(),
             live: Vec::new(),
             current: None,
             ready: VecDeque::new(),
@@ -695,12 +693,15 @@ impl Segmenter {
 
     /// Starts a segment with PAT, PMT and `buf[from..]` (the RAP's PES and what came after).
     fn start_segment(&mut self, from: usize, rap: bool, pts: Option<u64>) {
-        self.spare.clear();
-        write_section(&mut self.spare, pids::PAT, &self.pat_section);
-        write_section(&mut self.spare, self.pmt_section_pid, &self.pmt_section);
-        self.spare.extend_from_slice(&self.buf[from..]);
-        std::mem::swap(&mut self.buf, &mut self.spare);
-        self.spare.clear();
+        // A fresh buffer sized for a segment like the last, and the last one's freed: a
+        // channel keeps one segment-sized buffer, not two (memory, on a box with many
+        // channels), at the cost of one allocation per segment.
+        let expected = self.buf.len() + self.buf.len() / 4 + 2 * PACKET_SIZE;
+        let mut next = Vec::with_capacity(expected);
+        write_section(&mut next, pids::PAT, &self.pat_section);
+        write_section(&mut next, self.pmt_section_pid, &self.pmt_section);
+        next.extend_from_slice(&self.buf[from..]);
+        self.buf = next;
         self.committed = 0;
         self.commit();
         let wall = self.held_wall_ms;

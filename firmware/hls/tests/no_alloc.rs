@@ -68,9 +68,10 @@ fn segmenting_allocates_per_segment_not_per_packet() {
     let segments = seg.stats().segments - before;
     let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     assert!(segments >= 5, "{segments} segments");
-    // Per segment: its bytes, and the window's list of evicted segments.
+    // Per segment: its bytes, the buffer of the next one (and a regrowth or two when it
+    // outgrows the last by a quarter), and the window's list of evicted segments.
     assert!(
-        allocations <= 3 * segments,
+        allocations <= 5 * segments,
         "{allocations} allocations for {segments} segments and {} packets",
         measured.len()
     );
