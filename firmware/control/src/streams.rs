@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::info;
 
-/// Bit rate assumed for a channel's memory claim when it has not been measured.
+/// Bit rate assumed for a channel's memory claim when neither it nor its multiplex has
+/// been measured.
 const ASSUMED_BITRATE_BPS: u64 = 6_000_000;
 
 /// Why a channel cannot be streamed (now).
@@ -48,10 +49,17 @@ impl Supervisor {
                 stream.touch();
                 return Ok(Arc::clone(stream));
             }
-            let bitrate = state
-                .snapshot(channel.input_id)
+            // The channel's measured rate if it is sent; else its share of its multiplex's.
+            let snapshot = state.snapshot(channel.input_id);
+            let bitrate = snapshot
+                .as_ref()
                 .and_then(|s| s.channels.get(&channel.id).map(|c| c.bitrate_bps))
                 .filter(|b| *b > 0)
+                .or_else(|| {
+                    let input = &snapshot.as_ref()?.input;
+                    let share = input.bitrate_bps / input.services.len().max(1) as u64;
+                    (share > 0).then_some(share)
+                })
                 .unwrap_or(ASSUMED_BITRATE_BPS);
             // Numbers go on from the last stream of this channel, or from the wall clock in
             // seconds (segments are longer than a second), so they never go back, not even
