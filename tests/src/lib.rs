@@ -329,6 +329,24 @@ pub fn shared_streams() -> Option<PathBuf> {
     }
 }
 
+/// Every capture (`*.ts`) of the shared streams folder, sorted; `None`, said loudly, when
+/// the folder is absent.
+pub fn shared_captures() -> Option<Vec<PathBuf>> {
+    let dir = shared_streams()?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ts"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 15,
+        "expected the captures listed in PROVENANCE.md in {}",
+        dir.display()
+    );
+    Some(files)
+}
+
 /// Runs a command and returns (success, stdout+stderr).
 pub fn run_tool(cmd: &mut Command) -> (bool, String) {
     let out = cmd

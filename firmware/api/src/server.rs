@@ -134,13 +134,29 @@ impl<S> StallGuard<S> {
         }
     }
 
-    /// After a write returned Pending: the peer's time is up, or we wait on.
-    fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
+    /// A write's outcome, judged: progress disarms the deadline; waiting arms it, and
+    /// fails once the peer's time is up.
+    fn judge<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if result.is_ready() {
+            self.deadline = None;
+            return result;
+        }
         let timeout = self.timeout;
         let deadline = self
             .deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        deadline.as_mut().poll(cx).is_ready()
+        if deadline.as_mut().poll(cx).is_ready() {
+            Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )))
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -160,22 +176,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => {
-                if self.stalled(cx) {
-                    Poll::Ready(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the client stopped reading",
-                    )))
-                } else {
-                    Poll::Pending
-                }
-            }
-            ready => {
-                self.deadline = None;
-                ready
-            }
-        }
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.judge(cx, result)
     }
 
     fn poll_write_vectored(
@@ -183,22 +185,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => {
-                if self.stalled(cx) {
-                    Poll::Ready(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the client stopped reading",
-                    )))
-                } else {
-                    Poll::Pending
-                }
-            }
-            ready => {
-                self.deadline = None;
-                ready
-            }
-        }
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.judge(cx, result)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -211,5 +199,52 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_write_the_peer_never_takes_fails_after_the_timeout() {
+        // The peer's buffer holds 1 KiB and it never reads.
+        let (ours, _peer) = tokio::io::duplex(1024);
+        let mut guarded = StallGuard::new(ours, Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let mut written = 0;
+        let error = loop {
+            match guarded.write(&[0u8; 256]).await {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(written, 1024, "what fitted was taken");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_not_cut_off() {
+        let (ours, mut peer) = tokio::io::duplex(1024);
+        let mut guarded = StallGuard::new(ours, Duration::from_millis(300));
+        let reader = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 512];
+            let mut total = 0;
+            while total < 8 * 1024 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                total += peer.read(&mut buf).await.expect("read");
+            }
+            total
+        });
+        for _ in 0..32 {
+            guarded
+                .write_all(&[1u8; 256])
+                .await
+                .expect("a slow reader still reads");
+        }
+        assert_eq!(reader.await.expect("reader"), 8 * 1024);
     }
 }
