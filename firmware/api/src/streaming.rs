@@ -74,11 +74,16 @@ async fn ready_stream(app: &AppState, number: u16) -> Result<Arc<ChannelStream>,
     if stream.first_segment(wait).await {
         return Ok(stream);
     }
+    Err(no_picture(app, number).await)
+}
+
+/// A 503 saying why channel `number` gives nothing (no signal, off air, no keyframe).
+async fn no_picture(app: &AppState, number: u16) -> Response {
     let sup = app.supervisor.clone();
     let why = blocking(move || Ok(sup.why_no_stream(number)))
         .await
         .unwrap_or_else(|e| e.message);
-    Err(unavailable(why))
+    unavailable(why)
 }
 
 /// `GET /hls/{number}/{file}`.
@@ -275,11 +280,7 @@ pub(crate) async fn http_ts(
         Ok(Some(first)) => first,
         _ => {
             drop(client);
-            let sup = app.supervisor.clone();
-            let why = blocking(move || Ok(sup.why_no_stream(number)))
-                .await
-                .unwrap_or_else(|e| e.message);
-            return unavailable(why);
+            return no_picture(&app, number).await;
         }
     };
     let mut response = Body::new(TsBody {

@@ -222,6 +222,7 @@ impl Supervisor {
 
         let mut failures = Vec::new();
         for input in inputs.iter().filter(|i| should_run(i)) {
+            let priority = priority_of(input);
             if !state.running.contains_key(&input.id) {
                 if let Some((why, retry_at)) = state.failed.get(&input.id)
                     && now < *retry_at
@@ -235,7 +236,6 @@ impl Supervisor {
                     tick: self.options.tick,
                     ..PipelineConfig::new(input.name.clone(), input.url.clone())
                 };
-                let priority = priority_of(input);
                 let tuner = if dvbgate_inputs::is_tuner_address(&input.url) {
                     match self.lease_tuner(&mut state, input.id, &input.url, priority) {
                         Ok((key, source)) => {
@@ -244,13 +244,7 @@ impl Supervisor {
                         }
                         Err(why) => {
                             let why = format!("input {:?}: {why}", input.name);
-                            if state.failed.get(&input.id).map(|(w, _)| w) != Some(&why) {
-                                warn!("{why}; retrying in {:?}", self.options.retry_after);
-                            }
-                            state
-                                .failed
-                                .insert(input.id, (why.clone(), now + self.options.retry_after));
-                            failures.push((input.id, why));
+                            failures.push(self.note_failure(&mut state, input.id, why, now));
                             continue;
                         }
                     }
@@ -277,16 +271,11 @@ impl Supervisor {
                             self.tuners.release(&Consumer::Input(input.id));
                         }
                         let why = format!("input {:?}: {e}", input.name);
-                        warn!("{why}; retrying in {:?}", self.options.retry_after);
-                        state
-                            .failed
-                            .insert(input.id, (why.clone(), now + self.options.retry_after));
-                        failures.push((input.id, why));
+                        failures.push(self.note_failure(&mut state, input.id, why, now));
                         continue;
                     }
                 }
             }
-            let priority = priority_of(input);
             if state
                 .running
                 .get(&input.id)
@@ -346,6 +335,18 @@ impl Supervisor {
             }
         }
         Ok(failures)
+    }
+
+    /// Remembers why an input could not start and when to try again; says it once (a
+    /// tuner that stays busy would otherwise repeat the same line every retry).
+    fn note_failure(&self, state: &mut State, id: u32, why: String, now: Instant) -> (u32, String) {
+        if state.failed.get(&id).map(|(w, _)| w) != Some(&why) {
+            warn!("{why}; retrying in {:?}", self.options.retry_after);
+        }
+        state
+            .failed
+            .insert(id, (why.clone(), now + self.options.retry_after));
+        (id, why)
     }
 
     /// A tuner for a tuner input; inputs preempted by it are stopped.

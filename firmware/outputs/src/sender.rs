@@ -190,10 +190,6 @@ impl Sender {
         self.taps.remove(&key);
     }
 
-    pub fn has_tap(&self, key: ChannelKey) -> bool {
-        self.taps.contains_key(&key)
-    }
-
     fn close_unused_sockets(&mut self) {
         let mut i = 0;
         while i < self.sockets.len() {
