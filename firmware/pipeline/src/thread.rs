@@ -5,6 +5,7 @@ use crate::snapshot::{ChannelSnapshot, InputState, ServiceInfo, Snapshot, Stream
 use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput, OpenInput, PidSelection};
 use dvbgate_outputs::{ChannelTap, OutputSpec, Sender};
 use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
+use dvbgate_ts::monitor::SectionSink;
 use dvbgate_ts::tables::sdt::service_kind;
 use dvbgate_ts::timing::ClockConfig;
 use dvbgate_tuning::Tuning;
@@ -35,6 +36,9 @@ pub struct PipelineConfig {
     pub datagram_allowance: Duration,
     /// ...and in any case this long after its first packet arrived.
     pub max_datagram_wait: Duration,
+    /// Makes the sink that receives the input's EIT and TDT/TOT sections (the programme
+    /// guide's feed); None: the guide does not listen to this input.
+    pub section_sink: Option<Arc<dyn Fn() -> SectionSink + Send + Sync>>,
 }
 
 impl std::fmt::Debug for PipelineConfig {
@@ -70,6 +74,7 @@ impl PipelineConfig {
             // repetition.
             datagram_allowance: Duration::from_millis(20),
             max_datagram_wait: Duration::from_millis(100),
+            section_sink: None,
         }
     }
 }
@@ -336,6 +341,9 @@ fn run(
     let _ = opened.send(Ok(()));
 
     let mut demux = Demux::new(config.clock);
+    if let Some(make_sink) = &config.section_sink {
+        demux.set_section_sink(Some(make_sink()));
+    }
     let mut sender = Sender::new();
     let now = Instant::now();
     let mut w = Worker {

@@ -216,6 +216,11 @@ impl Demux {
         &self.core.monitor
     }
 
+    /// See [`MuxMonitor::set_section_sink`]: the programme guide's feed.
+    pub fn set_section_sink(&mut self, sink: Option<dvbgate_ts::monitor::SectionSink>) {
+        self.core.monitor.set_section_sink(sink);
+    }
+
     pub fn clock(&self) -> &MuxClock {
         &self.core.clock
     }

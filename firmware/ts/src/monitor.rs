@@ -4,7 +4,7 @@
 
 use crate::mux::{Change, MuxModel};
 use crate::packet::{self, Pcr, RawPacket, pids};
-use crate::section::{SectionAssembler, SectionError};
+use crate::section::{Section, SectionAssembler, SectionError};
 use crate::stats::PidTable;
 use crate::tables::table_id;
 
@@ -50,11 +50,17 @@ impl Default for SectionErrors {
 
 const NO_ASSEMBLER: u8 = u8::MAX;
 
+/// Receives every good section on the EIT and TDT/TOT PIDs, repeats included, on the
+/// thread that reads the packets: the programme guide's feed. It must be quick (decide
+/// whether the section is new and hand it over), as it runs on the hot path.
+pub type SectionSink = Box<dyn FnMut(u16, &Section<'_>) + Send>;
+
 /// See the module docs.
 pub struct MuxMonitor {
     pub model: MuxModel,
     pub pids: PidTable,
     eit: EitInterest,
+    sink: Option<SectionSink>,
     assemblers: Vec<(u16, SectionAssembler)>,
     assembler_of: Box<[u8]>,
     errors: SectionErrors,
@@ -70,6 +76,7 @@ impl MuxMonitor {
             model: MuxModel::new(),
             pids: PidTable::new(),
             eit,
+            sink: None,
             assemblers: Vec::new(),
             assembler_of: vec![NO_ASSEMBLER; pids::COUNT].into_boxed_slice(),
             errors: SectionErrors::default(),
@@ -78,6 +85,18 @@ impl MuxMonitor {
         };
         m.refresh_si_pids();
         m
+    }
+
+    /// Sends the EIT (every table: present/following and schedule, actual and other) and
+    /// TDT/TOT sections to `sink` from now on; `None` goes back to present/following
+    /// actual only.
+    pub fn set_section_sink(&mut self, sink: Option<SectionSink>) {
+        self.eit = if sink.is_some() {
+            EitInterest::All
+        } else {
+            EitInterest::PresentFollowingActual
+        };
+        self.sink = sink;
     }
 
     pub fn section_errors(&self) -> &SectionErrors {
@@ -141,12 +160,19 @@ impl MuxMonitor {
             &mut self.sections,
             &mut self.generation,
         );
+        let mut sink = match pid {
+            pids::EIT | pids::TDT => self.sink.as_mut(),
+            _ => None,
+        };
         let mut pat_changed = false;
         self.assemblers[slot]
             .1
             .push(p, &wanted, &mut |result| match result {
                 Ok(section) => {
                     sections[usize::from(section.table_id())] += 1;
+                    if let Some(sink) = sink.as_mut() {
+                        sink(pid, &section);
+                    }
                     if let Some(change) = model.on_section(pid, &section) {
                         pat_changed |= change == Change::Pat;
                         *generation += 1;
