@@ -16,10 +16,15 @@ pub(crate) const ADDRESSES: &str = "addresses";
 pub(crate) const NUMBERS: &str = "numbers";
 pub(crate) const SCANS: &str = "scans";
 pub(crate) const TUNERS: &str = "tuners";
+pub(crate) const USERS: &str = "users";
+pub(crate) const USERNAMES: &str = "usernames";
+pub(crate) const CATEGORIES: &str = "categories";
 
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub(crate) const NEXT_INPUT_ID_KEY: &str = "next_input_id";
 pub(crate) const NEXT_CHANNEL_ID_KEY: &str = "next_channel_id";
+pub(crate) const NEXT_USER_ID_KEY: &str = "next_user_id";
+pub(crate) const NEXT_CATEGORY_ID_KEY: &str = "next_category_id";
 pub(crate) const SETTINGS_KEY: &str = "settings";
 
 pub(crate) fn id_key(id: u32) -> [u8; 4] {

@@ -39,6 +39,10 @@ pub enum StoreError {
     /// A record could not be decoded; the message names the tree and key.
     #[error("corrupt configuration: {0}")]
     Corrupt(String),
+    /// The system's random number generator failed (a password salt could not be
+    /// drawn); nothing was written.
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
     /// sled failed (I/O, corruption detected by sled, lock held by another process).
     #[error("{}", storage_message(path.as_deref(), source))]
     Storage {

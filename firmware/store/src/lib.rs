@@ -8,16 +8,20 @@
 //! transactions. The layout carries a schema version; [`Store::open`] upgrades older
 //! databases step by step (see the `migrate` module) and refuses newer ones.
 //!
-//! Layout (schema 3): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
-//! u32 big-endian), `settings` (`settings` → JSON), `inputs` and `channels` (u32 BE
-//! id → JSON), `addresses` (canonical address string → u32 BE channel id),
-//! `numbers` (u16 BE channel number → u32 BE channel id), `scans` (u32 BE input id →
-//! JSON [`ScanRecord`]: what the last scan found on a DVB input) and `tuners` (tuner
-//! key like `adapter0/frontend0` → JSON [`TunerSettings`]).
+//! Layout (schema 4): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
+//! `next_user_id`, `next_category_id`, u32 big-endian), `settings` (`settings` →
+//! JSON), `inputs` and `channels` (u32 BE id → JSON), `addresses` (canonical address
+//! string → u32 BE channel id), `numbers` (u16 BE channel number → u32 BE channel id),
+//! `scans` (u32 BE input id → JSON [`ScanRecord`]: what the last scan found on a DVB
+//! input), `tuners` (tuner key like `adapter0/frontend0` → JSON [`TunerSettings`]),
+//! `users` (u32 BE id → JSON [`XcUser`], the Xtream-Codes accounts), `usernames`
+//! (lowercased username → u32 BE user id) and `categories` (u32 BE id → JSON
+//! [`Category`]).
 //!
 //! A scan is merged into the configuration by [`Store::merge_scan`]; the rules (what a
 //! rescan keeps, creates, moves and reports) are in the `merge` module.
 
+mod categories;
 mod codec;
 mod error;
 mod merge;
@@ -26,10 +30,13 @@ mod model;
 mod pool;
 mod scan;
 mod tuner;
+mod users;
 #[doc(hidden)]
 pub mod v1;
 #[doc(hidden)]
 pub mod v2;
+#[doc(hidden)]
+pub mod v3;
 
 use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -39,10 +46,13 @@ use std::sync::{Mutex, PoisonError};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
+pub use crate::categories::{
+    CATEGORY_RADIO, CATEGORY_TV, Category, MAX_CATEGORY_NAME_CHARS, validate_category_name,
+};
 use crate::codec::{
-    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SCANS,
-    SETTINGS, SETTINGS_KEY, TUNERS, decode_json, decode_u16, decode_u32, encode_json, id_key,
-    number_key, take_next_id,
+    ADDRESSES, CATEGORIES, CHANNELS, INPUTS, META, NEXT_CATEGORY_ID_KEY, NEXT_CHANNEL_ID_KEY,
+    NEXT_INPUT_ID_KEY, NEXT_USER_ID_KEY, NUMBERS, SCANS, SETTINGS, SETTINGS_KEY, TUNERS, USERNAMES,
+    USERS, decode_json, decode_u16, decode_u32, encode_json, id_key, number_key, take_next_id,
 };
 pub use crate::error::StoreError;
 pub use crate::merge::{
@@ -51,9 +61,11 @@ pub use crate::merge::{
 };
 pub use crate::migrate::SCHEMA_VERSION;
 pub use crate::model::{
-    ChannelConfig, ChannelPatch, EsFilter, InputConfig, InputPatch, MAX_CHANNEL_NUMBER, MAX_DSCP,
-    MAX_NAME_CHARS, MAX_PACKETS_PER_DATAGRAM, MAX_URL_BYTES, NewChannel, NewInput, OutputConfig,
-    Protocol, Settings, address_key, canonical_address,
+    ChannelConfig, ChannelPatch, CharsetRule, EpgSettings, EsFilter, InputConfig, InputPatch,
+    MAX_CHANNEL_NUMBER, MAX_CHARSET_RULES, MAX_DSCP, MAX_NAME_CHARS, MAX_PACKETS_PER_DATAGRAM,
+    MAX_REFRESH_HOURS, MAX_SNAPSHOT_HOURS, MAX_URL_BYTES, MAX_XMLTV_ID_CHARS, MAX_XMLTV_SOURCES,
+    NewChannel, NewInput, OutputConfig, Protocol, Settings, XmltvSource, address_key,
+    canonical_address, validate_epg_settings, validate_xmltv_id, validate_xmltv_url,
 };
 use crate::model::{validate_channel, validate_input, validate_settings};
 pub use crate::pool::Ipv4Cidr;
@@ -66,6 +78,14 @@ pub use crate::tuner::{
     MAX_USER_BAND_HZ, MIN_USER_BAND_HZ, TunerPatch, TunerSettings, tuner_key, validate_tuner,
     validate_tuner_key, validate_unicable,
 };
+pub use crate::users::{
+    ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, MAX_CONNECTIONS, MAX_CREDENTIAL_CHARS,
+    MAX_NOTE_CHARS, NewUser, UserPatch, UserStatus, UserView, XcUser, hash_password,
+    validate_password, validate_user, validate_username, verify_password,
+};
+/// The character tables of [`CharsetRule`]s (re-exported so that users of the store need
+/// not depend on dvbgate-ts for it).
+pub use dvbgate_ts::text::Charset;
 
 /// The sled configuration of the store (also used by the test support that writes
 /// databases by hand).
@@ -111,6 +131,9 @@ pub(crate) struct Trees {
     numbers: sled::Tree,
     scans: sled::Tree,
     tuners: sled::Tree,
+    users: sled::Tree,
+    usernames: sled::Tree,
+    categories: sled::Tree,
 }
 
 impl Trees {
@@ -124,6 +147,9 @@ impl Trees {
             numbers: db.open_tree(NUMBERS)?,
             scans: db.open_tree(SCANS)?,
             tuners: db.open_tree(TUNERS)?,
+            users: db.open_tree(USERS)?,
+            usernames: db.open_tree(USERNAMES)?,
+            categories: db.open_tree(CATEGORIES)?,
         })
     }
 }
@@ -373,6 +399,7 @@ impl Store {
             };
             let draft = new.clone().into_config(0, number, address);
             validate_channel(&draft)?;
+            self.check_channel_category(&draft)?;
             let all = (
                 &trees.meta,
                 &trees.inputs,
@@ -400,6 +427,7 @@ impl Store {
             let mut channel = old.clone();
             patch.apply(&mut channel);
             validate_channel(&channel)?;
+            self.check_channel_category(&channel)?;
             let all = (
                 &trees.inputs,
                 &trees.channels,
@@ -548,7 +576,9 @@ impl Store {
     /// Checks that the indexes and counters agree with the records: every channel
     /// decodes and owns its number and address entries, no index entry points
     /// elsewhere, every scan record belongs to an existing input, every tuner entry
-    /// sits under its own key, and the id counters are past every id. For diagnostics
+    /// sits under its own key, every user owns its username entry, every category a
+    /// channel or user names exists (TV and Radio always), and the id counters are
+    /// past every id. For diagnostics
     /// and tests; the store keeps this true by itself.
     pub fn verify(&self) -> Result<(), StoreError> {
         self.read(|trees| {
@@ -614,11 +644,74 @@ impl Store {
                     ));
                 }
             }
+            let categories = self.categories()?;
+            for (key, category) in trees.categories.iter().zip(&categories) {
+                let key = key_id(CATEGORIES, &key?.0)?;
+                if category.id != key {
+                    return corrupt(format!(
+                        "tree \"categories\": key {key} holds category {}",
+                        category.id
+                    ));
+                }
+            }
+            for id in [CATEGORY_TV, CATEGORY_RADIO] {
+                if !categories.iter().any(|category| category.id == id) {
+                    return corrupt(format!("the seeded category {id} is missing"));
+                }
+            }
+            let category_exists = |id: u32| categories.iter().any(|category| category.id == id);
+            for channel in &channels {
+                if let Some(id) = channel.category_id.filter(|id| !category_exists(*id)) {
+                    return corrupt(format!(
+                        "{} is in category {id}, which does not exist",
+                        channel.describe()
+                    ));
+                }
+            }
+            let users = self.users()?;
+            for user in &users {
+                let key = user.username.to_ascii_lowercase();
+                let by_name = trees.usernames.get(key.as_bytes())?;
+                let by_name = by_name
+                    .map(|value| decode_u32(USERNAMES, &key, &value))
+                    .transpose()?;
+                if by_name != Some(user.id) {
+                    return corrupt(format!(
+                        "index \"usernames\" maps {key:?} to {by_name:?}, not to user {} ({:?})",
+                        user.id, user.username
+                    ));
+                }
+                if let Some(id) = user.categories.iter().find(|id| !category_exists(**id)) {
+                    return corrupt(format!(
+                        "user {:?} may see category {id}, which does not exist",
+                        user.username
+                    ));
+                }
+            }
+            if trees.usernames.len() != users.len() {
+                return corrupt(format!(
+                    "{} users but {} username index entries",
+                    users.len(),
+                    trees.usernames.len()
+                ));
+            }
+            for entry in trees.users.iter() {
+                let (key, value) = entry?;
+                let key = key_id(USERS, &key)?;
+                let user: XcUser = decode_json(USERS, &key, &value)?;
+                if user.id != key {
+                    return corrupt(format!("tree \"users\": key {key} holds user {}", user.id));
+                }
+            }
             let highest_channel = channels.iter().map(|channel| channel.id).max().unwrap_or(0);
             let highest_input = inputs.iter().map(|input| input.id).max().unwrap_or(0);
+            let highest_user = users.iter().map(|user| user.id).max().unwrap_or(0);
+            let highest_category = categories.iter().map(|c| c.id).max().unwrap_or(0);
             for (key, highest) in [
                 (NEXT_CHANNEL_ID_KEY, highest_channel),
                 (NEXT_INPUT_ID_KEY, highest_input),
+                (NEXT_USER_ID_KEY, highest_user),
+                (NEXT_CATEGORY_ID_KEY, highest_category),
             ] {
                 let next = trees.meta.get(key)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("tree \"meta\" has no {key:?} counter"))
@@ -630,6 +723,16 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    fn check_channel_category(&self, channel: &ChannelConfig) -> Result<(), StoreError> {
+        match channel.category_id {
+            Some(id) => self.check_categories_exist(
+                &format_args!("channel {} {:?}: category_id", channel.number, channel.name),
+                &[id],
+            ),
+            None => Ok(()),
+        }
     }
 
     fn used_numbers(&self) -> Result<BTreeSet<u16>, StoreError> {

@@ -105,6 +105,9 @@ fn channel(id: u32, input_id: u32, service_id: u16, number: u16, name: &str) -> 
         },
         strip_ca: false,
         strip_es: Vec::new(),
+        category_id: None,
+        xmltv_id: None,
+        created_at: 0,
     }
 }
 

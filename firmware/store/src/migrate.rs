@@ -17,6 +17,11 @@
 //! - v2: indexes `addresses` and `numbers`, structured outputs, new fields.
 //! - v3: `scans` (what a scan found on each DVB input) and `tuners` (per-tuner
 //!   settings), both empty after the upgrade; nothing else changed.
+//! - v4: `users` and `usernames` (Xtream-Codes accounts and their name index), empty
+//!   after the upgrade, and `categories`, seeded with TV (1) and Radio (2); counters
+//!   `next_user_id` and `next_category_id`. Channels gained `category_id`, `xmltv_id`
+//!   and `created_at`, the settings `epg`: all read from older records as their serde
+//!   defaults, so the step rewrites no record.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -26,10 +31,12 @@ use serde::Deserialize;
 use sled::Transactional;
 use tracing::{info, warn};
 
+use crate::categories::{FIRST_FREE_CATEGORY_ID, seeded_categories};
 use crate::codec::{
-    ADDRESSES, CHANNELS, INPUTS, META, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY, NUMBERS, SCANS,
-    SCHEMA_VERSION_KEY, SETTINGS, SETTINGS_KEY, TUNERS, decode_json, decode_u32, encode_json,
-    id_key, number_key,
+    ADDRESSES, CATEGORIES, CHANNELS, INPUTS, META, NEXT_CATEGORY_ID_KEY, NEXT_CHANNEL_ID_KEY,
+    NEXT_INPUT_ID_KEY, NEXT_USER_ID_KEY, NUMBERS, SCANS, SCHEMA_VERSION_KEY, SETTINGS,
+    SETTINGS_KEY, TUNERS, USERNAMES, USERS, decode_json, decode_u32, encode_json, id_key,
+    number_key,
 };
 use crate::error::StoreError;
 use crate::model::{
@@ -39,12 +46,12 @@ use crate::model::{
 use crate::pool::{Ipv4Cidr, lowest_free_address, lowest_free_number};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 type Step = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `STEPS[i]` migrates schema `i + 1` to `i + 2`.
-const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2, v2_to_v3];
+const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2, v2_to_v3, v3_to_v4];
 
 /// Brings the freshly opened database to [`SCHEMA_VERSION`]: initialises an empty
 /// one, migrates an older one, refuses a newer one. Returns the version.
@@ -66,7 +73,8 @@ pub(crate) fn prepare(db: &sled::Db, dir: &Path) -> Result<u32, StoreError> {
         // after some trees were created but before the first commit. Either way all
         // our trees are empty; anything else is not ours to initialise over.
         for tree in [
-            META, SETTINGS, INPUTS, CHANNELS, ADDRESSES, NUMBERS, SCANS, TUNERS,
+            META, SETTINGS, INPUTS, CHANNELS, ADDRESSES, NUMBERS, SCANS, TUNERS, USERS, USERNAMES,
+            CATEGORIES,
         ] {
             if exists(tree) && !db.open_tree(tree)?.is_empty() {
                 return Err(StoreError::Corrupt(format!(
@@ -113,16 +121,22 @@ pub(crate) fn prepare(db: &sled::Db, dir: &Path) -> Result<u32, StoreError> {
 }
 
 /// Writes an empty database at the current schema: version, counters, default
-/// settings.
+/// settings, the seeded categories.
 fn initialize(db: &sled::Db) -> Result<(), StoreError> {
     let meta = db.open_tree(META)?;
     let settings = db.open_tree(SETTINGS)?;
+    let categories = db.open_tree(CATEGORIES)?;
     let defaults = encode_json(&Settings::default());
-    (&meta, &settings)
-        .transaction(|(meta, settings)| {
+    (&meta, &settings, &categories)
+        .transaction(|(meta, settings, categories)| {
             settings.insert(SETTINGS_KEY, defaults.as_slice())?;
+            for category in seeded_categories() {
+                categories.insert(&id_key(category.id), encode_json(&category))?;
+            }
             meta.insert(NEXT_INPUT_ID_KEY, &1u32.to_be_bytes())?;
             meta.insert(NEXT_CHANNEL_ID_KEY, &1u32.to_be_bytes())?;
+            meta.insert(NEXT_USER_ID_KEY, &1u32.to_be_bytes())?;
+            meta.insert(NEXT_CATEGORY_ID_KEY, &FIRST_FREE_CATEGORY_ID.to_be_bytes())?;
             meta.insert(SCHEMA_VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             Ok(())
         })
@@ -314,6 +328,52 @@ pub(crate) fn v2_to_v3(db: &sled::Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// v3 → v4: the trees `users`, `usernames` (empty) and `categories` (TV and Radio),
+/// and their counters. Like v2 → v3, whatever an interrupted experiment left in the
+/// new trees is cleared first. Channels and settings stay as they are: their new
+/// fields read as defaults (no category, no XMLTV id, created_at 0, default EPG
+/// settings).
+pub(crate) fn v3_to_v4(db: &sled::Db) -> Result<(), StoreError> {
+    let meta = db.open_tree(META)?;
+    let users_tree = db.open_tree(USERS)?;
+    let usernames_tree = db.open_tree(USERNAMES)?;
+    let categories_tree = db.open_tree(CATEGORIES)?;
+    let stale = |tree: &sled::Tree| tree.iter().keys().collect::<Result<Vec<_>, _>>();
+    let stale_users = stale(&users_tree)?;
+    let stale_usernames = stale(&usernames_tree)?;
+    let stale_categories = stale(&categories_tree)?;
+    (&meta, &users_tree, &usernames_tree, &categories_tree)
+        .transaction(|(meta, users, usernames, categories)| {
+            let version = meta.get(SCHEMA_VERSION_KEY)?;
+            if version.as_deref() != Some(&3u32.to_be_bytes()[..]) {
+                return Err(StoreError::Corrupt(format!(
+                    "the v3→v4 migration found schema_version {version:02x?} instead of 3"
+                ))
+                .abort());
+            }
+            for key in &stale_users {
+                users.remove(key)?;
+            }
+            for key in &stale_usernames {
+                usernames.remove(key)?;
+            }
+            for key in &stale_categories {
+                categories.remove(key)?;
+            }
+            for category in seeded_categories() {
+                categories.insert(&id_key(category.id), encode_json(&category))?;
+            }
+            meta.insert(NEXT_USER_ID_KEY, &1u32.to_be_bytes())?;
+            meta.insert(NEXT_CATEGORY_ID_KEY, &FIRST_FREE_CATEGORY_ID.to_be_bytes())?;
+            meta.insert(SCHEMA_VERSION_KEY, &4u32.to_be_bytes())?;
+            Ok(())
+        })
+        .map_err(StoreError::from)?;
+    db.flush()?;
+    info!("configuration migrated to schema 4");
+    Ok(())
+}
+
 fn convert_settings(old: V1Settings) -> Settings {
     let defaults = Settings::default();
     let pool = old.pool.parse::<Ipv4Cidr>().unwrap_or_else(|error| {
@@ -395,6 +455,9 @@ fn convert_channels(
             },
             strip_ca: false,
             strip_es: Vec::new(),
+            category_id: None,
+            xmltv_id: None,
+            created_at: 0,
         });
     }
 

@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use dvbgate_ts::text::Charset;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::StoreError;
@@ -27,6 +28,16 @@ pub const MAX_DSCP: u8 = 63;
 pub const MAX_PACKETS_PER_DATAGRAM: u8 = 7;
 /// Highest MPEG-TS PID (13 bits).
 pub const MAX_PID: u16 = 0x1FFF;
+/// Longest XMLTV channel id a channel may take its guide from, in characters.
+pub const MAX_XMLTV_ID_CHARS: usize = 128;
+/// Most charset rules; one per network or service is already generous.
+pub const MAX_CHARSET_RULES: usize = 256;
+/// Most XMLTV sources; each is fetched and parsed on its own schedule.
+pub const MAX_XMLTV_SOURCES: usize = 16;
+/// Longest refresh period of an XMLTV source, in hours (a week).
+pub const MAX_REFRESH_HOURS: u32 = 168;
+/// Longest period between two snapshots of the guide to disk, in hours.
+pub const MAX_SNAPSHOT_HOURS: u32 = 48;
 
 /// Settings shared by all channels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +60,67 @@ pub struct Settings {
     pub sap: bool,
     /// TS packets per datagram, 1..=7. Default 7 (1316 bytes, fits an Ethernet MTU).
     pub packets_per_datagram: u8,
+    /// Programme guide: text decoding fixes, imported XMLTV sources, snapshots.
+    /// Settings stored before it existed read with its defaults.
+    pub epg: EpgSettings,
+}
+
+/// Settings of the programme guide (EPG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EpgSettings {
+    /// Which character table to read a broadcaster's text with when it sends none (or,
+    /// with `force`, a wrong one). The most specific rule wins: one naming the service
+    /// before one for the whole network.
+    pub charsets: Vec<CharsetRule>,
+    /// XMLTV guides to import, for channels whose broadcast guide is missing or poor
+    /// (a channel takes one by its `xmltv_id`).
+    pub xmltv_sources: Vec<XmltvSource>,
+    /// How often the guide is written to disk so that a restart does not start empty,
+    /// 1..=48 hours. Default 6.
+    pub snapshot_hours: u32,
+}
+
+impl Default for EpgSettings {
+    fn default() -> Self {
+        EpgSettings {
+            charsets: Vec::new(),
+            xmltv_sources: Vec::new(),
+            snapshot_hours: 6,
+        }
+    }
+}
+
+/// A character-table fix for the text of one network or one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharsetRule {
+    /// The network (original_network_id of the SDT/EIT) the rule is for.
+    pub original_network_id: u16,
+    /// One service of that network; None (the default) = all of them.
+    #[serde(default)]
+    pub service_id: Option<u16>,
+    /// The table to read text without a selector byte with.
+    pub charset: Charset,
+    /// Also ignore a selector byte the broadcaster does send (it lies). Default false.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An XMLTV guide to import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmltvSource {
+    /// `file:///path/guide.xml` or `http://host/guide.xml`. Not https: the box carries
+    /// no TLS stack (a LAN proxy or a file fetched by cron covers HTTPS sources).
+    pub url: String,
+    /// Hours between two fetches, 1..=168. Default 12.
+    #[serde(default = "default_refresh_hours")]
+    pub refresh_hours: u32,
+}
+
+fn default_refresh_hours() -> u32 {
+    12
 }
 
 impl Default for Settings {
@@ -62,6 +134,7 @@ impl Default for Settings {
             dscp: 0,
             sap: true,
             packets_per_datagram: MAX_PACKETS_PER_DATAGRAM,
+            epg: EpgSettings::default(),
         }
     }
 }
@@ -107,6 +180,18 @@ pub struct ChannelConfig {
     pub strip_ca: bool,
     /// Elementary streams to leave out.
     pub strip_es: Vec<EsFilter>,
+    /// The category (XC API, M3U group) the channel is listed under; None = by service
+    /// type ([`crate::CATEGORY_TV`] or [`crate::CATEGORY_RADIO`]). Must exist.
+    #[serde(default)]
+    pub category_id: Option<u32>,
+    /// The channel id in an imported XMLTV source whose guide this channel takes
+    /// instead of the broadcast one; 1..=128 characters, no control characters.
+    #[serde(default)]
+    pub xmltv_id: Option<String>,
+    /// When the channel was created (unix seconds); 0 for channels created before the
+    /// store recorded it.
+    #[serde(default)]
+    pub created_at: i64,
 }
 
 impl ChannelConfig {
@@ -223,6 +308,20 @@ pub struct NewChannel {
     /// Default None (use the settings).
     #[serde(default)]
     pub interface: Option<String>,
+    /// See [`ChannelConfig::category_id`]. Default None (by service type).
+    #[serde(default)]
+    pub category_id: Option<u32>,
+    /// See [`ChannelConfig::xmltv_id`]. Default None.
+    #[serde(default)]
+    pub xmltv_id: Option<String>,
+}
+
+/// Input 0, service 0, empty name: not a valid request by itself, but the base of
+/// `NewChannel { input_id, service_id, name, ..Default::default() }`.
+impl Default for NewChannel {
+    fn default() -> Self {
+        NewChannel::new(0, 0, String::new())
+    }
 }
 
 impl NewChannel {
@@ -242,6 +341,8 @@ impl NewChannel {
             ttl: None,
             dscp: None,
             interface: None,
+            category_id: None,
+            xmltv_id: None,
         }
     }
 
@@ -263,6 +364,9 @@ impl NewChannel {
             },
             strip_ca: self.strip_ca,
             strip_es: self.strip_es,
+            category_id: self.category_id,
+            xmltv_id: self.xmltv_id,
+            created_at: unix_now(),
         }
     }
 }
@@ -314,6 +418,12 @@ pub struct ChannelPatch {
     pub dscp: Option<Option<u8>>,
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub interface: Option<Option<String>>,
+    /// `Some(None)` (JSON `null`) goes back to the category by service type.
+    #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<Option<u32>>,
+    /// `Some(None)` (JSON `null`) drops the XMLTV guide.
+    #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub xmltv_id: Option<Option<String>>,
 }
 
 impl ChannelPatch {
@@ -332,6 +442,8 @@ impl ChannelPatch {
             ttl,
             dscp,
             interface,
+            category_id,
+            xmltv_id,
         } = self;
         set(&mut channel.input_id, input_id);
         set(&mut channel.service_id, service_id);
@@ -346,22 +458,33 @@ impl ChannelPatch {
         set(&mut channel.output.ttl, ttl);
         set(&mut channel.output.dscp, dscp);
         set(&mut channel.output.interface, interface);
+        set(&mut channel.category_id, category_id);
+        set(&mut channel.xmltv_id, xmltv_id);
     }
 }
 
-fn set<T>(field: &mut T, value: Option<T>) {
+/// Now, in unix seconds; 0 if the clock is before 1970 (a box without RTC before NTP).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+pub(crate) fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(value) = value {
         *field = value;
     }
 }
 
-fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 
 /// A field that is present deserialises to `Some(value)`, `null` included; together
 /// with `#[serde(default)]` (absent = None) this tells "clear" from "leave alone".
-fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: Deserializer<'de>,
@@ -498,7 +621,106 @@ pub fn validate_settings(settings: &Settings) -> Result<(), StoreError> {
             settings.packets_per_datagram
         ));
     }
+    validate_epg_settings(&settings.epg)
+}
+
+/// Checks the EPG settings.
+pub fn validate_epg_settings(epg: &EpgSettings) -> Result<(), StoreError> {
+    let invalid = |message: String| Err(StoreError::Invalid(message));
+    if epg.charsets.len() > MAX_CHARSET_RULES {
+        return invalid(format!(
+            "{} EPG charset rules; at most {MAX_CHARSET_RULES} are allowed",
+            epg.charsets.len()
+        ));
+    }
+    for (index, rule) in epg.charsets.iter().enumerate() {
+        let target = match rule.service_id {
+            Some(service_id) => format!(
+                "network {:#06x}, service {service_id}",
+                rule.original_network_id
+            ),
+            None => format!("network {:#06x}", rule.original_network_id),
+        };
+        if !rule.charset.is_valid() {
+            return invalid(format!(
+                "EPG charset rule for {target}: {:?} is not a character table (ISO 8859 \
+                 has parts 1..=15 without 12)",
+                rule.charset
+            ));
+        }
+        let earlier = &epg.charsets[..index];
+        if earlier.iter().any(|other| {
+            other.original_network_id == rule.original_network_id
+                && other.service_id == rule.service_id
+        }) {
+            return invalid(format!(
+                "EPG charsets: there are two rules for {target}; keep one"
+            ));
+        }
+    }
+    if epg.xmltv_sources.len() > MAX_XMLTV_SOURCES {
+        return invalid(format!(
+            "{} XMLTV sources; at most {MAX_XMLTV_SOURCES} are allowed",
+            epg.xmltv_sources.len()
+        ));
+    }
+    for (index, source) in epg.xmltv_sources.iter().enumerate() {
+        validate_xmltv_url(&source.url)?;
+        if !(1..=MAX_REFRESH_HOURS).contains(&source.refresh_hours) {
+            return invalid(format!(
+                "XMLTV source {:?}: refresh_hours {} is out of range 1..={MAX_REFRESH_HOURS}",
+                source.url, source.refresh_hours
+            ));
+        }
+        if epg.xmltv_sources[..index]
+            .iter()
+            .any(|other| other.url == source.url)
+        {
+            return invalid(format!("XMLTV source {:?} is listed twice", source.url));
+        }
+    }
+    if !(1..=MAX_SNAPSHOT_HOURS).contains(&epg.snapshot_hours) {
+        return invalid(format!(
+            "EPG snapshot_hours {} is out of range 1..={MAX_SNAPSHOT_HOURS}",
+            epg.snapshot_hours
+        ));
+    }
     Ok(())
+}
+
+/// Checks the URL of an XMLTV source: `file:///absolute/path` or `http://host[:port]/…`.
+pub fn validate_xmltv_url(url: &str) -> Result<(), StoreError> {
+    let invalid = |why: &str| {
+        Err(StoreError::Invalid(format!(
+            "XMLTV source url {url:?}: {why}"
+        )))
+    };
+    if url.len() > MAX_URL_BYTES {
+        return invalid(&format!("longer than {MAX_URL_BYTES} bytes"));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return invalid("contains spaces or control characters");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return invalid("use file:///path/guide.xml or http://host/guide.xml");
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "file" if rest.starts_with('/') && rest.len() > 1 => Ok(()),
+        "file" => invalid("a file URL needs an absolute path: file:///path/guide.xml"),
+        "http" => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            if host.is_empty() || host.starts_with(':') {
+                invalid("the URL has no host")
+            } else {
+                Ok(())
+            }
+        }
+        "https" => invalid(
+            "https is not supported (the box has no TLS client); fetch the guide to a file \
+             or use an http:// proxy on the LAN",
+        ),
+        _ => invalid("use file:///path/guide.xml or http://host/guide.xml"),
+    }
 }
 
 /// Checks an input record.
@@ -560,6 +782,27 @@ pub fn validate_channel(channel: &ChannelConfig) -> Result<(), StoreError> {
             }
             _ => {}
         }
+    }
+    if let Some(xmltv_id) = &channel.xmltv_id {
+        validate_xmltv_id(xmltv_id)?;
+    }
+    Ok(())
+}
+
+/// Checks the XMLTV channel id a channel takes its guide from.
+pub fn validate_xmltv_id(xmltv_id: &str) -> Result<(), StoreError> {
+    let invalid = |why: String| Err(StoreError::Invalid(format!("xmltv_id {xmltv_id:?}: {why}")));
+    if xmltv_id.trim().is_empty() {
+        return invalid("must not be empty (null removes it)".into());
+    }
+    let chars = xmltv_id.chars().count();
+    if chars > MAX_XMLTV_ID_CHARS {
+        return invalid(format!(
+            "{chars} characters long; at most {MAX_XMLTV_ID_CHARS} are allowed"
+        ));
+    }
+    if xmltv_id.chars().any(char::is_control) {
+        return invalid("contains control characters".into());
     }
     Ok(())
 }

@@ -73,6 +73,9 @@ fn channel_json_shape() {
         EsFilter::Language("qad".into()),
     ];
     channel.output.protocol = Protocol::Rtp;
+    channel.category_id = Some(5);
+    channel.xmltv_id = Some("arte.fr".into());
+    channel.created_at = 1_750_000_000;
     let json = serde_json::to_value(&channel).expect("serialize");
     assert_eq!(
         json,
@@ -83,6 +86,7 @@ fn channel_json_shape() {
                        "ttl": null, "dscp": null, "interface": null},
             "strip_ca": false,
             "strip_es": [{"pid": 256}, {"stream_type": 6}, {"language": "qad"}],
+            "category_id": 5, "xmltv_id": "arte.fr", "created_at": 1_750_000_000,
         })
     );
     let back: ChannelConfig = serde_json::from_value(json.clone()).expect("deserialize");
@@ -93,8 +97,18 @@ fn channel_json_shape() {
         .as_object_mut()
         .expect("output")
         .remove("multicast");
-    let back: ChannelConfig = serde_json::from_value(old).expect("deserialize an older record");
+    let back: ChannelConfig =
+        serde_json::from_value(old.clone()).expect("deserialize an older record");
     assert!(back.output.multicast);
+    // A record written before schema 4: no category, no XMLTV id, created at 0.
+    for field in ["category_id", "xmltv_id", "created_at"] {
+        old.as_object_mut().expect("channel").remove(field);
+    }
+    let back: ChannelConfig = serde_json::from_value(old).expect("deserialize a v3 record");
+    assert_eq!(
+        (back.category_id, back.xmltv_id, back.created_at),
+        (None, None, 0)
+    );
 }
 
 #[test]

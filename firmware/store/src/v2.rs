@@ -27,6 +27,8 @@ pub fn write_sample(dir: &Path) -> Result<(), StoreError> {
         dscp: 34,
         sap: false,
         packets_per_datagram: 7,
+        // Fields added after schema 2 (the EPG settings of schema 4) at their defaults.
+        ..Settings::default()
     })?;
     let input = |name: &str, url: &str, enabled, auto_channels| NewInput {
         name: name.into(),

@@ -13,8 +13,8 @@ mod common;
 
 use common::{RawRecords, raw_contents};
 use dvbgate_store::{
-    ChannelConfig, EsFilter, InputConfig, NewChannel, OutputConfig, Protocol, SCHEMA_VERSION,
-    Settings, Store, StoreError,
+    ChannelConfig, EpgSettings, EsFilter, InputConfig, NewChannel, OutputConfig, Protocol,
+    SCHEMA_VERSION, Settings, Store, StoreError,
 };
 
 /// Unpacks the frozen v1 fixture into a fresh temporary directory; returns the guard
@@ -120,7 +120,76 @@ fn channel(
         },
         strip_ca: false,
         strip_es: Vec::new(),
+        category_id: None,
+        xmltv_id: None,
+        created_at: 0,
     }
+}
+
+fn version_key() -> (Vec<u8>, Vec<u8>) {
+    (b"meta".to_vec(), b"schema_version".to_vec())
+}
+
+fn without_version(mut records: RawRecords) -> RawRecords {
+    records.remove(&version_key());
+    records
+}
+
+/// The raw records of a database migrated to v4 without what the v3 → v4 step adds
+/// (the seeded categories and the counters of users and categories), after checking
+/// that it added exactly those.
+fn without_v4_additions(records: RawRecords) -> RawRecords {
+    let mut records = without_version(records);
+    let meta = |key: &str| (b"meta".to_vec(), key.as_bytes().to_vec());
+    assert_eq!(
+        records.remove(&meta("next_user_id")),
+        Some(1u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        records.remove(&meta("next_category_id")),
+        Some(3u32.to_be_bytes().to_vec())
+    );
+    let categories: Vec<(Vec<u8>, Vec<u8>)> = records
+        .keys()
+        .filter(|(tree, _)| tree.as_slice() == b"categories")
+        .cloned()
+        .collect();
+    let seeded: Vec<String> = categories
+        .iter()
+        .map(|key| String::from_utf8_lossy(&records.remove(key).expect("listed")).into_owned())
+        .collect();
+    assert_eq!(
+        seeded,
+        [r#"{"id":1,"name":"TV"}"#, r#"{"id":2,"name":"Radio"}"#]
+    );
+    assert!(
+        !records
+            .keys()
+            .any(|(tree, _)| tree.as_slice() == b"users" || tree.as_slice() == b"usernames"),
+        "the migration wrote users"
+    );
+    records
+}
+
+/// Checks that every channel of a sample written by today's code records its creation
+/// (a frozen sample's channels predate that and read as 0), then sets it to 0.
+fn created_now(
+    (settings, inputs, mut channels): (Settings, Vec<InputConfig>, Vec<ChannelConfig>),
+) -> (Settings, Vec<InputConfig>, Vec<ChannelConfig>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    for channel in &mut channels {
+        assert!(
+            (now - 600..=now).contains(&channel.created_at),
+            "{} was created at {}, now is {now}",
+            channel.describe(),
+            channel.created_at
+        );
+        channel.created_at = 0;
+    }
+    (settings, inputs, channels)
 }
 
 fn everything(store: &Store) -> (Settings, Vec<InputConfig>, Vec<ChannelConfig>) {
@@ -132,13 +201,13 @@ fn everything(store: &Store) -> (Settings, Vec<InputConfig>, Vec<ChannelConfig>)
 }
 
 #[test]
-fn frozen_v1_database_upgrades_to_v3() {
+fn frozen_v1_database_upgrades_to_v4() {
     let _serial = serial();
     let (_temp, dir) = unpack_v1_fixture();
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v1 database opens");
-    assert_eq!(store.schema_version(), 3);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(store.schema_version(), 4);
+    assert_eq!(SCHEMA_VERSION, 4);
     // v2 → v3 adds the scan and tuner trees, empty.
     assert_eq!(store.scans().expect("scans"), Vec::new());
     assert_eq!(store.tuners().expect("tuners"), Vec::new());
@@ -154,6 +223,7 @@ fn frozen_v1_database_upgrades_to_v3() {
             dscp: 0,
             sap: true,
             packets_per_datagram: 7,
+            epg: EpgSettings::default(),
         }
     );
 
@@ -262,7 +332,7 @@ fn frozen_v1_database_upgrades_to_v3() {
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("reopens");
     assert!(warnings.is_empty(), "{warnings:#?}");
-    assert_eq!(store.schema_version(), 3);
+    assert_eq!(store.schema_version(), 4);
     assert_eq!(everything(&store), before);
 
     // The indexes work: taken addresses and numbers are refused, free ones handed out.
@@ -326,14 +396,14 @@ fn newer_schema_is_refused_and_left_untouched() {
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir = temp.path().join("config");
     {
-        // What a hypothetical v4 might have written: different trees altogether.
+        // What a hypothetical v5 might have written: different trees altogether.
         let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
         let meta = db.open_tree("meta").expect("meta");
-        meta.insert("schema_version", &4u32.to_be_bytes())
+        meta.insert("schema_version", &5u32.to_be_bytes())
             .expect("insert");
         db.open_tree("services")
             .expect("tree")
-            .insert("k", "v4 data")
+            .insert("k", "v5 data")
             .expect("insert");
         db.flush().expect("flush");
     }
@@ -354,15 +424,15 @@ fn newer_schema_is_refused_and_left_untouched() {
     match Store::open(&dir) {
         Err(
             error @ StoreError::NewerSchema {
-                found: 4,
-                supported: 3,
+                found: 5,
+                supported: 4,
                 ..
             },
         ) => {
             let message = error.to_string();
             assert!(message.contains(&dir.display().to_string()), "{message}");
-            assert!(message.contains("newer dvbgate (schema 4)"), "{message}");
-            assert!(message.contains("understands up to 3"), "{message}");
+            assert!(message.contains("newer dvbgate (schema 5)"), "{message}");
+            assert!(message.contains("understands up to 4"), "{message}");
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
@@ -388,14 +458,14 @@ fn newer_schema_is_refused_and_left_untouched() {
 }
 
 #[test]
-fn frozen_v2_database_upgrades_to_v3() {
+fn frozen_v2_database_upgrades_to_v4() {
     let _serial = serial();
     let (_temp, dir) = unpack_fixture("v2-store");
     let before = raw_contents(&dir);
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v2 database opens");
     assert!(warnings.is_empty(), "{warnings:#?}");
-    assert_eq!(store.schema_version(), 3);
+    assert_eq!(store.schema_version(), 4);
 
     assert_eq!(
         store.settings().expect("settings"),
@@ -407,6 +477,7 @@ fn frozen_v2_database_upgrades_to_v3() {
             dscp: 34,
             sap: false,
             packets_per_datagram: 7,
+            epg: EpgSettings::default(),
         }
     );
     let input = |id, name: &str, url: &str, enabled, auto_channels| InputConfig {
@@ -485,18 +556,19 @@ fn frozen_v2_database_upgrades_to_v3() {
     store.verify().expect("indexes and counters are consistent");
     drop(store);
 
-    // Record for record, only the schema version changed.
+    // Record for record, only the schema version changed, besides what v3 → v4 adds.
     let after = raw_contents(&dir);
-    let version_key = (b"meta".to_vec(), b"schema_version".to_vec());
-    assert_eq!(before.get(&version_key), Some(&2u32.to_be_bytes().to_vec()));
-    assert_eq!(after.get(&version_key), Some(&3u32.to_be_bytes().to_vec()));
-    let without_version = |mut records: RawRecords| {
-        records.remove(&version_key);
-        records
-    };
-    assert_eq!(without_version(after), without_version(before));
+    assert_eq!(
+        before.get(&version_key()),
+        Some(&2u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        after.get(&version_key()),
+        Some(&4u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(without_v4_additions(after), without_version(before));
     let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
-    for tree in ["scans", "tuners"] {
+    for tree in ["scans", "tuners", "users", "usernames", "categories"] {
         assert!(
             db.tree_names()
                 .iter()
@@ -563,12 +635,12 @@ fn freshly_written_v2_sample_matches_the_frozen_fixture() {
     let fresh_dir = fresh_temp.path().join("v2-store");
     dvbgate_store::v2::write_sample(&fresh_dir).expect("write sample");
     let frozen = everything(&Store::open(&frozen_dir).expect("open frozen"));
-    let fresh = everything(&Store::open(&fresh_dir).expect("open fresh"));
+    let fresh = created_now(everything(&Store::open(&fresh_dir).expect("open fresh")));
     assert_eq!(frozen, fresh);
 }
 
 #[test]
-fn v2_to_v3_starts_the_new_trees_from_nothing() {
+fn v2_to_v4_starts_the_new_trees_from_nothing() {
     let _serial = serial();
     // A v2 database where something already wrote into the new trees (an
     // interrupted experiment): the step starts them from nothing.
@@ -586,7 +658,7 @@ fn v2_to_v3_starts_the_new_trees_from_nothing() {
         db.flush().expect("flush");
     }
     let store = Store::open(&dir).expect("opens");
-    assert_eq!(store.schema_version(), 3);
+    assert_eq!(store.schema_version(), 4);
     assert_eq!(store.scans().expect("scans"), Vec::new());
     assert_eq!(store.tuners().expect("tuners"), Vec::new());
     store.verify().expect("consistent");

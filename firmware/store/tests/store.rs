@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use common::raw_contents;
 use dvbgate_store::{
-    ChannelConfig, ChannelPatch, EsFilter, InputConfig, InputPatch, NewChannel, NewInput, Protocol,
-    SCHEMA_VERSION, Settings, Store, StoreError,
+    ChannelConfig, ChannelPatch, Charset, CharsetRule, EpgSettings, EsFilter, InputConfig,
+    InputPatch, NewChannel, NewInput, Protocol, SCHEMA_VERSION, Settings, Store, StoreError,
+    XmltvSource,
 };
 
 fn new_store() -> (tempfile::TempDir, PathBuf, Store) {
@@ -86,6 +87,27 @@ fn settings_round_trip_and_survive_reopening() {
         dscp: 34,
         sap: false,
         packets_per_datagram: 5,
+        epg: EpgSettings {
+            charsets: vec![
+                CharsetRule {
+                    original_network_id: 0x20fa,
+                    service_id: None,
+                    charset: Charset::Iso8859(9),
+                    force: false,
+                },
+                CharsetRule {
+                    original_network_id: 0x20fa,
+                    service_id: Some(8201),
+                    charset: Charset::Utf8,
+                    force: true,
+                },
+            ],
+            xmltv_sources: vec![XmltvSource {
+                url: "http://192.168.1.10:8080/guide.xml".into(),
+                refresh_hours: 24,
+            }],
+            snapshot_hours: 2,
+        },
     };
     store.set_settings(&settings).expect("set");
     assert_eq!(store.settings().expect("get"), settings);
@@ -103,6 +125,9 @@ fn settings_round_trip_and_survive_reopening() {
         pool: "10.0.0.0/16".parse().expect("cidr"),
         ..settings.clone()
     };
+    invalid(store.set_settings(&bad));
+    let mut bad = settings.clone();
+    bad.epg.xmltv_sources[0].url = "https://example.com/guide.xml".into();
     invalid(store.set_settings(&bad));
     assert_eq!(store.settings().expect("get"), settings);
 }
