@@ -59,7 +59,191 @@ impl Event {
 
 /// English name of a content nibble pair (EN 300 468 table 29), e.g. 0x10 → "Movie/Drama";
 /// the level-1 name when the level-2 value is unassigned; None for reserved/user-defined.
+///
+/// Names follow ETSI EN 300 468 V1.16.1 §6.2.9, table 29 "Content_nibble level 1 and 2
+/// assignments", capitalised as XMLTV categories usually are. A level-2 value of 0 is the
+/// "(general)" entry of its level 1, which is the level-1 name itself. Level 1 0x0
+/// ("undefined content"), 0xC–0xE (reserved) and 0xF (user defined) name nothing: they
+/// tell an app nothing it could filter on.
 pub fn genre_name(nibbles: u8) -> Option<&'static str> {
-    let _ = nibbles;
-    todo!("table 29")
+    let level1 = nibbles >> 4;
+    let level2 = usize::from(nibbles & 0x0F);
+    let (general, specific): (&'static str, &[&'static str]) = match level1 {
+        0x1 => (
+            "Movie/Drama",
+            &[
+                "Detective/Thriller",
+                "Adventure/Western/War",
+                "Science fiction/Fantasy/Horror",
+                "Comedy",
+                "Soap/Melodrama/Folkloric",
+                "Romance",
+                "Serious/Classical/Religious/Historical movie/Drama",
+                "Adult movie/Drama",
+            ],
+        ),
+        0x2 => (
+            "News/Current affairs",
+            &[
+                "News/Weather report",
+                "News magazine",
+                "Documentary",
+                "Discussion/Interview/Debate",
+            ],
+        ),
+        0x3 => (
+            "Show/Game show",
+            &["Game show/Quiz/Contest", "Variety show", "Talk show"],
+        ),
+        0x4 => (
+            "Sports",
+            &[
+                "Special events (Olympic Games, World Cup, etc.)",
+                "Sports magazines",
+                "Football/Soccer",
+                "Tennis/Squash",
+                "Team sports (excluding football)",
+                "Athletics",
+                "Motor sport",
+                "Water sport",
+                "Winter sports",
+                "Equestrian",
+                "Martial sports",
+            ],
+        ),
+        0x5 => (
+            "Children's/Youth programmes",
+            &[
+                "Pre-school children's programmes",
+                "Entertainment programmes for 6 to 14",
+                "Entertainment programmes for 10 to 16",
+                "Informational/Educational/School programmes",
+                "Cartoons/Puppets",
+            ],
+        ),
+        0x6 => (
+            "Music/Ballet/Dance",
+            &[
+                "Rock/Pop",
+                "Serious music/Classical music",
+                "Folk/Traditional music",
+                "Jazz",
+                "Musical/Opera",
+                "Ballet",
+            ],
+        ),
+        0x7 => (
+            "Arts/Culture (without music)",
+            &[
+                "Performing arts",
+                "Fine arts",
+                "Religion",
+                "Popular culture/Traditional arts",
+                "Literature",
+                "Film/Cinema",
+                "Experimental film/Video",
+                "Broadcasting/Press",
+                "New media",
+                "Arts/Culture magazines",
+                "Fashion",
+            ],
+        ),
+        0x8 => (
+            "Social/Political issues/Economics",
+            &[
+                "Magazines/Reports/Documentary",
+                "Economics/Social advisory",
+                "Remarkable people",
+            ],
+        ),
+        0x9 => (
+            "Education/Science/Factual topics",
+            &[
+                "Nature/Animals/Environment",
+                "Technology/Natural sciences",
+                "Medicine/Physiology/Psychology",
+                "Foreign countries/Expeditions",
+                "Social/Spiritual sciences",
+                "Further education",
+                "Languages",
+            ],
+        ),
+        0xA => (
+            "Leisure hobbies",
+            &[
+                "Tourism/Travel",
+                "Handicraft",
+                "Motoring",
+                "Fitness and health",
+                "Cooking",
+                "Advertisement/Shopping",
+                "Gardening",
+            ],
+        ),
+        // Level 1 0xB has no "(general)" entry: 0xB0 is "original language".
+        0xB => {
+            return Some(match level2 {
+                0x0 => "Original language",
+                0x1 => "Black and white",
+                0x2 => "Unpublished",
+                0x3 => "Live broadcast",
+                0x4 => "Plano-stereoscopic",
+                0x5 => "Local or regional",
+                _ => "Special characteristics",
+            });
+        }
+        _ => return None,
+    };
+    Some(match level2 {
+        0 => general,
+        n => specific.get(n - 1).copied().unwrap_or(general),
+    })
+}
+
+/// The content nibbles whose [`genre_name`] is `name` (exactly), for reading categories back
+/// from XMLTV; the general entry wins over a specific one of the same name.
+pub fn genre_by_name(name: &str) -> Option<u8> {
+    (0x10..=0xBF_u8).find(|&n| genre_name(n) == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genre_names_follow_table_29() {
+        assert_eq!(genre_name(0x10), Some("Movie/Drama"));
+        assert_eq!(genre_name(0x14), Some("Comedy"));
+        assert_eq!(genre_name(0x23), Some("Documentary"));
+        assert_eq!(genre_name(0x43), Some("Football/Soccer"));
+        assert_eq!(genre_name(0x4B), Some("Martial sports"));
+        assert_eq!(genre_name(0x55), Some("Cartoons/Puppets"));
+        assert_eq!(genre_name(0x7B), Some("Fashion"));
+        assert_eq!(genre_name(0xA7), Some("Gardening"));
+        assert_eq!(genre_name(0xB3), Some("Live broadcast"));
+        // Unassigned level 2: the level-1 name.
+        assert_eq!(genre_name(0x19), Some("Movie/Drama"));
+        assert_eq!(genre_name(0x4C), Some("Sports"));
+        assert_eq!(genre_name(0x2F), Some("News/Current affairs"));
+        assert_eq!(genre_name(0xB9), Some("Special characteristics"));
+        // Undefined, reserved and user-defined level 1.
+        for n in (0x00..=0x0F).chain(0xC0..=0xFF) {
+            assert_eq!(genre_name(n), None, "{n:#04x}");
+        }
+    }
+
+    #[test]
+    fn specific_genre_names_are_unique_so_xmltv_reads_them_back() {
+        let mut seen = std::collections::HashMap::new();
+        for n in 0x10..=0xBF_u8 {
+            let Some(name) = genre_name(n) else { continue };
+            // Only the entries a writer produces for a specific nibble must map back to it.
+            let level2_assigned = n & 0x0F == 0 || genre_name(n) != genre_name(n | 0x0F);
+            if level2_assigned {
+                assert_eq!(seen.insert(name, n), None, "{name} twice");
+                assert_eq!(genre_by_name(name), Some(n));
+            }
+        }
+        assert_eq!(genre_by_name("movie/drama"), None, "exact match only");
+    }
 }

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod eit;
 pub mod event;
 pub mod store;
 pub mod xmltv;
