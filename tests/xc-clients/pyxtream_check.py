@@ -18,6 +18,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -176,10 +177,12 @@ def main():
     try:
         run(args)
     except Exception as e:  # report every failure, pyxtream's own crashes included
+        shutil.rmtree(SUMMARY.get("cache", ""), ignore_errors=True)
         SUMMARY.update(ok=False, step=STEP, error=f"{type(e).__name__}: {e}")
         print(json.dumps(SUMMARY, ensure_ascii=False))
         print(f"FAIL: {STEP}: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
+    shutil.rmtree(SUMMARY["cache"], ignore_errors=True)
     SUMMARY["ok"] = True
     print(json.dumps(SUMMARY, ensure_ascii=False))
 

@@ -43,18 +43,6 @@ let step = "start";
 const watchdog = setTimeout(() => fail(`no answer within 90 s (still in ${step})`), 90_000);
 watchdog.unref();
 
-try {
-  if (expectAuthFail) {
-    await authFailure();
-  } else {
-    await fullRun();
-  }
-  summary.ok = true;
-  console.log(JSON.stringify(summary));
-  process.exit(0);
-} catch (e) {
-  fail(e?.stack ?? String(e));
-}
 
 function fail(why) {
   summary.ok = false;
@@ -277,7 +265,9 @@ async function fullRun() {
 async function readTs(url, secs) {
   const ctl = new AbortController();
   const res = await fetch(url, { signal: ctl.signal });
-  check(res.status === 200, `GET ${url}: HTTP ${res.status}: ${(await res.text().catch(() => "")).slice(0, 200)}`);
+  if (res.status !== 200) {
+    throw new Error(`GET ${url}: HTTP ${res.status}: ${(await res.text().catch(() => "")).slice(0, 200)}`);
+  }
   const ct = res.headers.get("content-type") ?? "";
   check(ct.startsWith("video/mp2t"), `Content-Type ${j(ct)}`);
   const reader = res.body.getReader();
@@ -351,4 +341,18 @@ async function authFailure() {
   ctl.abort();
   check(live.status === 401 || live.status === 403, `${url} answered HTTP ${live.status}`);
   summary.refused = { get_php: m3u.status, live: live.status };
+}
+
+// Last: the helpers above are initialised by now.
+try {
+  if (expectAuthFail) {
+    await authFailure();
+  } else {
+    await fullRun();
+  }
+  summary.ok = true;
+  console.log(JSON.stringify(summary));
+  process.exit(0);
+} catch (e) {
+  fail(e?.stack ?? String(e));
 }
