@@ -93,7 +93,8 @@ def run(args):
         url = f"{args.url}/live/{args.user}/{args.password}/1.ts"
         live = requests.get(url, stream=True, timeout=10)
         live.close()
-        check(live.status_code in (401, 403), f"{url}: HTTP {live.status_code}")
+        # 429: the box's brake on guessing (too many failed logins from this address).
+        check(live.status_code in (401, 403, 429), f"{url}: HTTP {live.status_code}")
         SUMMARY["auth"] = "refused"
         return
     xt = XTream("dvbgate", args.user, args.password, args.url, cache_path=cache, reload_time_sec=-1)
