@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod epg;
+mod lineup;
 mod output;
 pub mod sap;
 pub mod scan;
@@ -17,6 +19,8 @@ mod supervisor;
 pub mod tuners;
 mod views;
 
+pub use epg::{EpgService, EpgServiceStats, epg_channel_id};
+pub use lineup::LineupEntry;
 pub use output::{protocol, send_options, stream_url};
 pub use scan_jobs::{ScanJobView, ScanOptions, StartScanError};
 pub use streams::StreamError;

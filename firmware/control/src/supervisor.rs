@@ -100,11 +100,15 @@ pub struct Supervisor {
     tuners: TunerManager,
     pub(crate) scans: Mutex<crate::scan_jobs::ScanJobs>,
     pub(crate) budget: Arc<Budget>,
+    pub(crate) epg: crate::epg::EpgService,
 }
 
 impl Supervisor {
     pub fn new(store: Arc<Store>, options: SupervisorOptions) -> Arc<Supervisor> {
+        let settings = store.settings().unwrap_or_default();
+        let epg = crate::epg::EpgService::start(Some(store.path()), &settings);
         Arc::new(Supervisor {
+            epg,
             store,
             tuners: TunerManager::new(options.dvb_root.clone()),
             budget: Arc::new(Budget::new(options.stream_budget)),
@@ -234,6 +238,7 @@ impl Supervisor {
                     input: self.options.input,
                     clock: self.options.clock,
                     tick: self.options.tick,
+                    section_sink: Some(self.epg.sink_for(input.id, &input.url)),
                     ..PipelineConfig::new(input.name.clone(), input.url.clone())
                 };
                 let tuner = if dvbgate_inputs::is_tuner_address(&input.url) {
@@ -528,6 +533,8 @@ impl Supervisor {
         for id in ids {
             self.stop_input(&mut state, id);
         }
+        drop(state);
+        self.epg.stop();
     }
 }
 

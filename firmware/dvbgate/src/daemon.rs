@@ -68,6 +68,7 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
                 sup.reconcile()?;
                 sup.create_discovered_channels()?;
                 sup.reap_idle_streams()?;
+                sup.refresh_epg()?;
                 let channels = sup.store().channels()?;
                 let settings = sup.store().settings()?;
                 let mut sap = sap.lock().unwrap_or_else(|p| p.into_inner());

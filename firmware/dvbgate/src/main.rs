@@ -37,6 +37,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Show what a multiplex carries: services, PIDs, errors, bitrate.
     Probe(cmd::probe::ProbeArgs),
+    /// Show the programme guide (EIT) a multiplex carries, decoded.
+    Epg(cmd::epg::EpgArgs),
     /// List the DVB tuners of this box and what each receives.
     Tuners(cmd::tuners::TunersArgs),
     /// Scan for multiplexes and services and add them to the configuration.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Probe(args) => cmd::probe::run(args),
+        Command::Epg(args) => cmd::epg::run(args),
         Command::Tuners(args) => cmd::tuners::run(args),
         Command::Scan(args) => cmd::scan::run(args),
     };

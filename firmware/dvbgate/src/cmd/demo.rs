@@ -8,7 +8,7 @@ use clap::Args;
 use dvbgate_control::{Supervisor, SupervisorOptions};
 use dvbgate_inputs::InputOptions;
 use dvbgate_inputs::file::FilePlayer;
-use dvbgate_store::{NewChannel, NewInput, Settings, Store};
+use dvbgate_store::{NewChannel, NewInput, NewUser, Settings, Store};
 use dvbgate_ts::analyze::Analyzer;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -85,6 +85,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     store.set_settings(&settings)?;
     configure(&store, &probed)?;
+    demo_user(&store)?;
 
     let mut options = SupervisorOptions::default();
     args.streaming.apply(&mut options);
@@ -186,6 +187,22 @@ fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow:
     Ok(())
 }
 
+/// The demo's IPTV app login. Only the demo creates it: a real box has no user until the
+/// technician adds one.
+pub const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo";
+
+fn demo_user(store: &Store) -> anyhow::Result<()> {
+    if store.user_by_name(DEMO_USER)?.is_none() {
+        store.add_user(NewUser {
+            max_connections: 4,
+            note: "created by dvbgate demo".into(),
+            ..NewUser::new(DEMO_USER, DEMO_PASSWORD)
+        })?;
+    }
+    Ok(())
+}
+
 fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
     let channels = store.channels()?;
     let inputs = store.inputs()?;
@@ -216,6 +233,17 @@ fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
         println!("  HLS:     http://{listen}/hls/{}/index.m3u8", first.number);
         println!("  HTTP TS: http://{listen}/stream/{}.ts", first.number);
     }
+    println!();
+    println!("IPTV apps (TiviMate, IPTV Smarters, Kodi…), Xtream Codes login:");
+    println!("  server http://{listen}  username {DEMO_USER}  password {DEMO_PASSWORD}");
+    println!(
+        "  M3U: http://{listen}/get.php?username={DEMO_USER}&password={DEMO_PASSWORD}&type=m3u_plus&output=ts"
+    );
+    println!(
+        "  XMLTV guide: http://{listen}/xmltv.php?username={DEMO_USER}&password={DEMO_PASSWORD}"
+    );
+    println!("Hotel TVs' channel map: http://{listen}/playlist/multicast.m3u");
+    println!("Plex/Jellyfin/Emby: add a HDHomeRun tuner at http://{listen}");
     println!();
     println!("Channel list: http://{listen}/api/v1/channels");
     println!("HTTP API listening on http://{listen}");

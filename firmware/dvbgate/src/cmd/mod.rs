@@ -1,4 +1,5 @@
 pub mod demo;
+pub mod epg;
 pub mod probe;
 pub mod run;
 pub mod scan;
