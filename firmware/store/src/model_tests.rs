@@ -230,3 +230,128 @@ fn input_rules() {
     input.name = String::new();
     assert!(invalid_message(validate_input(&input)).contains("input name"));
 }
+
+fn epg_settings() -> EpgSettings {
+    EpgSettings {
+        charsets: vec![
+            CharsetRule {
+                original_network_id: 0x20fa,
+                service_id: None,
+                charset: Charset::Iso8859(9),
+                force: false,
+            },
+            CharsetRule {
+                original_network_id: 0x20fa,
+                service_id: Some(8201),
+                charset: Charset::Utf8,
+                force: true,
+            },
+        ],
+        xmltv_sources: vec![
+            XmltvSource {
+                url: "file:///var/lib/dvbgate/guide.xml".into(),
+                refresh_hours: 1,
+            },
+            XmltvSource {
+                url: "http://192.168.1.10:8080/epg/guide.xml?country=de".into(),
+                refresh_hours: MAX_REFRESH_HOURS,
+            },
+        ],
+        snapshot_hours: 6,
+    }
+}
+
+#[test]
+fn epg_settings_rules() {
+    validate_epg_settings(&EpgSettings::default()).expect("defaults are valid");
+    validate_epg_settings(&epg_settings()).expect("valid");
+
+    let mut bad = epg_settings();
+    bad.charsets[1].charset = Charset::Iso8859(12);
+    let message = invalid_message(validate_epg_settings(&bad));
+    assert!(
+        message.contains("network 0x20fa, service 8201"),
+        "{message}"
+    );
+    assert!(message.contains("Iso8859(12)"), "{message}");
+
+    let mut bad = epg_settings();
+    bad.charsets[1].service_id = None;
+    let message = invalid_message(validate_epg_settings(&bad));
+    assert!(
+        message.contains("two rules for network 0x20fa"),
+        "{message}"
+    );
+
+    for (url, why) in [
+        ("https://example.com/guide.xml", "https is not supported"),
+        ("ftp://example.com/guide.xml", "use file:///"),
+        ("file://guide.xml", "absolute path"),
+        ("file:///", "absolute path"),
+        ("http:///guide.xml", "no host"),
+        ("http://:80/guide.xml", "no host"),
+        ("http://host/a guide.xml", "spaces"),
+        ("guide.xml", "use file:///"),
+    ] {
+        let mut bad = epg_settings();
+        bad.xmltv_sources[0].url = url.into();
+        let message = invalid_message(validate_epg_settings(&bad));
+        assert!(message.contains("XMLTV source url"), "{url}: {message}");
+        assert!(message.contains(why), "{url}: {message}");
+    }
+    for hours in [0, MAX_REFRESH_HOURS + 1] {
+        let mut bad = epg_settings();
+        bad.xmltv_sources[0].refresh_hours = hours;
+        let message = invalid_message(validate_epg_settings(&bad));
+        assert!(message.contains("refresh_hours"), "{message}");
+    }
+    let mut bad = epg_settings();
+    bad.xmltv_sources[1].url = bad.xmltv_sources[0].url.clone();
+    assert!(invalid_message(validate_epg_settings(&bad)).contains("listed twice"));
+    for hours in [0, MAX_SNAPSHOT_HOURS + 1] {
+        let bad = EpgSettings {
+            snapshot_hours: hours,
+            ..epg_settings()
+        };
+        let message = invalid_message(validate_epg_settings(&bad));
+        assert!(message.contains("snapshot_hours"), "{message}");
+    }
+    // Settings validation covers the EPG part.
+    let settings = Settings {
+        epg: EpgSettings {
+            snapshot_hours: 0,
+            ..EpgSettings::default()
+        },
+        ..Settings::default()
+    };
+    assert!(invalid_message(validate_settings(&settings)).contains("snapshot_hours"));
+}
+
+#[test]
+fn epg_settings_json() {
+    // Settings written before the EPG part existed read with its defaults, and a
+    // partial EPG part with defaults for the rest.
+    let old: Settings = serde_json::from_str(
+        r#"{"multicast_interface": null, "pool": "239.255.1.0/24", "base_port": 5000,
+            "ttl": 1, "dscp": 0, "sap": true, "packets_per_datagram": 7}"#,
+    )
+    .expect("v3 settings");
+    assert_eq!(old, Settings::default());
+    let partial: Settings =
+        serde_json::from_str(r#"{"epg": {"snapshot_hours": 3}}"#).expect("partial epg");
+    assert_eq!(partial.epg.snapshot_hours, 3);
+    assert!(partial.epg.xmltv_sources.is_empty());
+    let json = serde_json::to_value(epg_settings()).expect("serialize");
+    assert_eq!(json["xmltv_sources"][0]["refresh_hours"], 1);
+    assert_eq!(json["charsets"][0]["original_network_id"], 0x20fa);
+    let back: EpgSettings = serde_json::from_value(json).expect("deserialize");
+    assert_eq!(back, epg_settings());
+    let source: XmltvSource = serde_json::from_str(r#"{"url": "file:///g.xml"}"#).expect("source");
+    assert_eq!(source.refresh_hours, 12);
+    let rule: CharsetRule = serde_json::from_value(serde_json::json!({
+        "original_network_id": 1, "charset": serde_json::to_value(Charset::Utf8).expect("charset"),
+    }))
+    .expect("rule");
+    assert_eq!((rule.service_id, rule.force), (None, false));
+    assert!(serde_json::from_str::<EpgSettings>(r#"{"snapshot": 3}"#).is_err());
+}

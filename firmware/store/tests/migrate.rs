@@ -13,8 +13,8 @@ mod common;
 
 use common::{RawRecords, raw_contents};
 use dvbgate_store::{
-    ChannelConfig, EpgSettings, EsFilter, InputConfig, NewChannel, OutputConfig, Protocol,
-    SCHEMA_VERSION, Settings, Store, StoreError,
+    CATEGORY_RADIO, CATEGORY_TV, Category, ChannelConfig, EpgSettings, EsFilter, InputConfig,
+    NewChannel, OutputConfig, Protocol, SCHEMA_VERSION, Settings, Store, StoreError,
 };
 
 /// Unpacks the frozen v1 fixture into a fresh temporary directory; returns the guard
@@ -622,6 +622,8 @@ fn frozen_v2_database_upgrades_to_v4() {
     assert_eq!((created[0].id, created[0].number), (9, 4));
     let channel = store.channel(9).expect("read").expect("created");
     assert_eq!(channel.output.address.to_string(), "239.255.2.5:5004");
+    // A merge records when it created a channel, from the system clock.
+    assert!(channel.created_at > 1_700_000_000, "{}", channel.created_at);
     store.verify().expect("still consistent");
 }
 
@@ -661,5 +663,206 @@ fn v2_to_v4_starts_the_new_trees_from_nothing() {
     assert_eq!(store.schema_version(), 4);
     assert_eq!(store.scans().expect("scans"), Vec::new());
     assert_eq!(store.tuners().expect("tuners"), Vec::new());
+    store.verify().expect("consistent");
+}
+
+#[test]
+fn frozen_v3_database_upgrades_to_v4() {
+    let _serial = serial();
+    let (_temp, dir) = unpack_fixture("v3-store");
+    let before = raw_contents(&dir);
+    let (store, warnings) = open_collecting_warnings(&dir);
+    let store = store.expect("the v3 database opens");
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(store.schema_version(), 4);
+
+    // Settings without `epg` read with the EPG defaults.
+    assert_eq!(
+        store.settings().expect("settings"),
+        Settings {
+            multicast_interface: Some("eth1".into()),
+            pool: "239.255.3.0/24".parse().expect("cidr"),
+            base_port: 5006,
+            ttl: 3,
+            dscp: 26,
+            sap: false,
+            packets_per_datagram: 5,
+            epg: EpgSettings::default(),
+        }
+    );
+    assert_eq!(store.settings().expect("settings").epg.snapshot_hours, 6);
+    let inputs: Vec<_> = store
+        .inputs()
+        .expect("inputs")
+        .into_iter()
+        .map(|input| (input.id, input.name))
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            (1, "IPTV feed".to_string()),
+            (3, "Hotel info loop".to_string()),
+            (4, "Berlin 522 MHz".to_string()),
+        ]
+    );
+    // Channels without the v4 fields: no category, no XMLTV id, created at 0; the
+    // rest as the v3 daemon stored it.
+    let channels = store.channels().expect("channels");
+    let summary: Vec<_> = channels
+        .iter()
+        .map(|c| {
+            (
+                c.id,
+                c.number,
+                c.name.as_str(),
+                c.output.address.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, 1, "News 24", "239.255.3.1:5006".to_string()),
+            (5, 2, "rbb Berlin", "239.255.3.2:5006".to_string()),
+            (6, 3, "radioeins", "239.255.3.4:5006".to_string()),
+            (3, 7, "Sport HD", "239.255.3.3:5006".to_string()),
+            (4, 100, "Hotel Info", "192.168.10.50:1234".to_string()),
+        ]
+    );
+    for channel in &channels {
+        assert_eq!(
+            (&channel.category_id, &channel.xmltv_id, channel.created_at),
+            (&None, &None, 0),
+            "{}",
+            channel.describe()
+        );
+    }
+    let sport = &channels[3];
+    assert_eq!(sport.output.protocol, Protocol::Rtp);
+    assert!(!sport.output.multicast);
+    assert_eq!((sport.output.ttl, sport.output.dscp), (Some(5), Some(46)));
+    assert_eq!(
+        sport.strip_es,
+        [EsFilter::Pid(0x1ff), EsFilter::Language("qad".into())]
+    );
+    let scans = store.scans().expect("scans");
+    assert_eq!(scans.len(), 1);
+    assert_eq!(scans[0].input_id, 4);
+    let tuners = store.tuners().expect("tuners");
+    assert_eq!(tuners.len(), 1);
+    assert_eq!(
+        (
+            tuners[0].key.as_str(),
+            tuners[0].enabled,
+            tuners[0].label.as_deref()
+        ),
+        ("adapter1/frontend0", false, Some("roof dish, LNB 2"))
+    );
+    assert_eq!(
+        store.categories().expect("categories"),
+        [
+            Category {
+                id: CATEGORY_TV,
+                name: "TV".into()
+            },
+            Category {
+                id: CATEGORY_RADIO,
+                name: "Radio".into()
+            },
+        ]
+    );
+    assert_eq!(store.users().expect("users"), Vec::new());
+    store.verify().expect("indexes and counters are consistent");
+    drop(store);
+
+    // No record was rewritten: the new fields come from serde defaults.
+    let after = raw_contents(&dir);
+    assert_eq!(
+        before.get(&version_key()),
+        Some(&3u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        after.get(&version_key()),
+        Some(&4u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(without_v4_additions(after), without_version(before));
+
+    // The new parts work on the migrated database, and the old counters carry on.
+    let store = Store::open(&dir).expect("reopen");
+    let news = store.add_category("News").expect("category");
+    assert_eq!(news.id, 3);
+    let added = store
+        .add_channel(NewChannel {
+            category_id: Some(news.id),
+            ..NewChannel::new(1, 104, "World News")
+        })
+        .expect("add channel");
+    assert_eq!((added.id, added.number), (7, 4));
+    assert_eq!(added.output.address.to_string(), "239.255.3.5:5006");
+    let user = store
+        .add_user(dvbgate_store::NewUser {
+            categories: vec![news.id],
+            ..dvbgate_store::NewUser::new("room12", "pw")
+        })
+        .expect("add user");
+    assert_eq!(user.id, 1);
+    store.verify().expect("still consistent");
+}
+
+#[test]
+fn freshly_written_v3_sample_matches_the_frozen_fixture() {
+    let _serial = serial();
+    let (_frozen_temp, frozen_dir) = unpack_fixture("v3-store");
+    let fresh_temp = tempfile::tempdir().expect("temporary directory");
+    let fresh_dir = fresh_temp.path().join("v3-store");
+    dvbgate_store::v3::write_sample(&fresh_dir).expect("write sample");
+    let frozen = Store::open(&frozen_dir).expect("open frozen");
+    let fresh = Store::open(&fresh_dir).expect("open fresh");
+    assert_eq!(everything(&frozen), created_now(everything(&fresh)));
+    // Scan records carry the time of the scan.
+    let scans = |store: &Store| {
+        let mut scans = store.scans().expect("scans");
+        for scan in &mut scans {
+            scan.scanned_at = 0;
+        }
+        scans
+    };
+    assert_eq!(scans(&frozen), scans(&fresh));
+    assert_eq!(
+        frozen.tuners().expect("tuners"),
+        fresh.tuners().expect("tuners")
+    );
+}
+
+#[test]
+fn v3_to_v4_starts_the_new_trees_from_nothing() {
+    let _serial = serial();
+    let (_temp, dir) = unpack_fixture("v3-store");
+    {
+        let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
+        db.open_tree("users")
+            .expect("tree")
+            .insert(1u32.to_be_bytes(), "not a record")
+            .expect("insert");
+        db.open_tree("usernames")
+            .expect("tree")
+            .insert("ghost", &7u32.to_be_bytes())
+            .expect("insert");
+        db.open_tree("categories")
+            .expect("tree")
+            .insert(9u32.to_be_bytes(), "junk")
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(&dir).expect("opens");
+    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.users().expect("users"), Vec::new());
+    let ids: Vec<_> = store
+        .categories()
+        .expect("categories")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, [CATEGORY_TV, CATEGORY_RADIO]);
     store.verify().expect("consistent");
 }
