@@ -7,9 +7,10 @@
 //! ISO/IEC 6937 plus the euro sign at 0xA4). 0x01..=0x0B pick ISO/IEC 8859-5..=15, and
 //! 0x10 0x00 0xNN picks ISO/IEC 8859-NN (table A.4). 0x11 is the ISO/IEC 10646 BMP in two
 //! big-endian bytes; 0x12, 0x13 and 0x14 are KS X 1001, GB-2312 and Big5; 0x15 is UTF-8.
-//! 0x1F is followed by an `encoding_type_id` (allocated in ETSI TS 101 162), in practice the
-//! Freesat/Freeview Huffman compression. Control codes are those of tables A.1 (single-byte)
-//! and A.2 (two-byte).
+//! 0x1F is followed by an `encoding_type_id` (allocated in ETSI TS 101 162): 1 and 2 are the
+//! Freesat/Freeview Huffman compression of titles and descriptions, which UK broadcasters
+//! use on satellite and terrestrial alike (see the `freesat` module). Control codes are those
+//! of tables A.1 (single-byte) and A.2 (two-byte).
 //!
 //! Broadcasters get this wrong often enough (the French satellite EPG among our test streams
 //! sends Latin-1 without a selector) that [`decode_with`] lets an operator choose the table
@@ -18,15 +19,29 @@
 //! What is deliberately not done:
 //! - KS X 1001, GB-2312 and Big5 text keeps its ASCII characters, but every double-byte
 //!   character becomes U+FFFD: each CJK mapping table has thousands of entries.
-//! - Compressed text (selector 0x1F) decodes to [`COMPRESSED_TEXT`]: the Huffman tables come
-//!   from the Freesat and Freeview platform specifications, not from EN 300 468.
+//! - Compressed text with an `encoding_type_id` other than 1 or 2 decodes to
+//!   [`COMPRESSED_TEXT`]: no other compression is in use that we know of.
 //! - Emphasis (0x86/0x87) is dropped rather than marked up: our outputs are plain text.
 //!
+//! Decompressed text is DVB text without a selector. Its Huffman tables only code ASCII;
+//! anything else is sent as escaped bytes, and what those are is not settled: tvheadend's
+//! decoder writes them as they come into its (UTF-8) output. We read the bytes as UTF-8 when
+//! they are valid UTF-8 with at least one non-ASCII byte, and otherwise with the default
+//! table (character code table 00, or the operator's choice), since a Latin string is
+//! almost never valid UTF-8 by chance. Forcing a charset applies it to the decompressed
+//! bytes; UCS-2, a two-byte table, never fits them and is read as the default table 00.
+//!
 //! Decoding never fails and never panics; undefined code positions and malformed sequences
-//! become U+FFFD. Work is linear in the input length and the only allocation is the returned
-//! `String`.
+//! become U+FFFD, and so does the end of a compressed string whose bits run out before its
+//! STOP code (the decoded part is kept). Work is linear in the input length; a compressed
+//! string gives at most 2048 bytes of text before decoding stops, whatever its length. The
+//! only allocation is the returned `String` (decompression uses a buffer on the stack).
 
 use serde::{Deserialize, Serialize};
+
+mod freesat;
+#[rustfmt::skip]
+mod freesat_tables;
 
 /// Character tables a broadcaster may use; also what a technician picks when a broadcaster
 /// sends text without (or with a wrong) selector byte.
@@ -62,7 +77,8 @@ impl Charset {
     }
 }
 
-/// What [`decode`] returns for compressed text (selector 0x1F), which we cannot expand.
+/// What [`decode`] returns for compressed text (selector 0x1F) whose `encoding_type_id` is
+/// neither 1 nor 2 (the Freesat/Freeview tables), so that we cannot expand it.
 pub const COMPRESSED_TEXT: &str = "[compressed text]";
 
 /// Decodes a DVB string (with its optional leading character-table selector) to UTF-8.
@@ -75,13 +91,16 @@ pub fn decode(bytes: &[u8]) -> String {
 /// "broadcaster lies" override.
 ///
 /// A reserved selector, or an ISO 8859 part that does not exist, is skipped and `default`
-/// used. Compressed text (0x1F) gives [`COMPRESSED_TEXT`] even when forced: its body is not
-/// text in any table, so reading it with `default` could only produce garbage.
+/// used. Compressed text (0x1F) is decompressed even when forced, as its body is not text in
+/// any table; `default` and `force` then apply to the decompressed bytes (see the module
+/// documentation).
 pub fn decode_with(bytes: &[u8], default: Charset, force: bool) -> String {
     let (selector, body) = split_selector(bytes);
     let charset = match selector {
         Selector::Truncated => return String::new(),
-        Selector::Compressed => return COMPRESSED_TEXT.to_owned(),
+        Selector::Compressed(encoding_type_id) => {
+            return decode_compressed(encoding_type_id, body, default, force);
+        }
         Selector::Table(announced) if !force => announced,
         Selector::Absent | Selector::Table(_) | Selector::Reserved => default,
     };
@@ -89,9 +108,9 @@ pub fn decode_with(bytes: &[u8], default: Charset, force: bool) -> String {
 }
 
 /// True when the string is compressed (selector 0x1F followed by an `encoding_type_id`), so
-/// that callers can count such strings or keep the raw bytes for a later decoder.
+/// that callers can count such strings; [`decode`] expands them.
 pub fn is_compressed(bytes: &[u8]) -> bool {
-    matches!(split_selector(bytes).0, Selector::Compressed)
+    matches!(split_selector(bytes).0, Selector::Compressed(_))
 }
 
 /// Encodes text for our own SI tables (SDT names, EIT titles we generate): plain bytes when
@@ -142,7 +161,7 @@ enum Selector {
     /// A selector value DVB reserves, or a 0x10 form naming no ISO 8859 part.
     Reserved,
     /// 0x1F and its `encoding_type_id`.
-    Compressed,
+    Compressed(u8),
     /// A selector cut short by the end of the string; nothing follows it.
     Truncated,
 }
@@ -163,7 +182,7 @@ fn split_selector(bytes: &[u8]) -> (Selector, &[u8]) {
         0x15 => Selector::Table(Charset::Utf8),
         0x1F => {
             return match rest.split_first() {
-                Some((_encoding_type_id, body)) => (Selector::Compressed, body),
+                Some((&encoding_type_id, body)) => (Selector::Compressed(encoding_type_id), body),
                 None => (Selector::Truncated, rest),
             };
         }
@@ -181,6 +200,26 @@ fn split_iso8859_selector(after_0x10: &[u8]) -> (Selector, &[u8]) {
         [_, _, body @ ..] => (Selector::Reserved, body),
         _ => (Selector::Truncated, &[]),
     }
+}
+
+/// Selector 0x1F: Huffman-decompresses the body, then reads the result as text.
+fn decode_compressed(encoding_type_id: u8, body: &[u8], default: Charset, force: bool) -> String {
+    let Some(table) = freesat::table(encoding_type_id) else {
+        return COMPRESSED_TEXT.to_owned();
+    };
+    let mut buffer = [0; freesat::MAX_DECOMPRESSED];
+    let (length, ending) = freesat::decompress(table, body, &mut buffer);
+    let text = buffer.get(..length).unwrap_or_default();
+    let charset = match default {
+        _ if !force && !text.is_ascii() && std::str::from_utf8(text).is_ok() => Charset::Utf8,
+        Charset::Ucs2 => Charset::Iso6937,
+        default => default,
+    };
+    let mut decoded = decode_body(text, charset);
+    if ending == freesat::Ending::Damaged {
+        decoded.push(REPLACEMENT);
+    }
+    decoded
 }
 
 fn decode_body(body: &[u8], charset: Charset) -> String {
@@ -966,24 +1005,159 @@ mod tests {
 
     // --- Compressed text ----------------------------------------------------------------
 
+    /// A Freeview EIT title (encoding_type_id 1) from dvbt-uk-freeview-huffman-eit-corrupt.ts.
+    const FREEVIEW_TITLE: [u8; 16] = [
+        0x1F, 0x01, 0x63, 0xD8, 0x97, 0x88, 0x1A, 0xAF, 0x60, 0x14, 0x5B, 0x53, 0x80, 0x44, 0x7E,
+        0x30,
+    ];
+
+    /// Its short event text (encoding_type_id 2), from the same descriptor.
+    const FREEVIEW_DESCRIPTION: [u8; 88] = [
+        0x1F, 0x02, 0xB5, 0x14, 0x02, 0x12, 0x4D, 0x5F, 0xAB, 0x2E, 0xA0, 0xFD, 0x87, 0x69, 0x2D,
+        0xF1, 0x8F, 0xA9, 0xEE, 0x87, 0xDE, 0x83, 0xB3, 0x96, 0x00, 0xBD, 0xBE, 0xF3, 0xEB, 0x9C,
+        0x7B, 0x53, 0x6C, 0x81, 0x30, 0xBC, 0x67, 0x7A, 0x80, 0xFA, 0xB3, 0x72, 0xA2, 0xB7, 0x87,
+        0x5D, 0x7F, 0xCE, 0x65, 0x8B, 0x64, 0xF7, 0x01, 0x8E, 0x96, 0x83, 0x4D, 0xBB, 0xA7, 0xC6,
+        0xF7, 0xF9, 0x02, 0x61, 0x79, 0x6D, 0x9A, 0xD7, 0xBE, 0x08, 0x1D, 0xAA, 0xF3, 0x91, 0x1F,
+        0x76, 0x0A, 0x49, 0xC2, 0x5C, 0x38, 0x85, 0x0A, 0xC2, 0xDF, 0xB6, 0x6E, 0x90,
+    ];
+
+    const FREEVIEW_TITLE_TEXT: &str = "Lulu Guinness Accessories";
+    const FREEVIEW_DESCRIPTION_TEXT: &str = "Lulu Guinness is one of the leading ladies of \
+        British fashion. Her collection is very distinctive, feminine and witty - her iconic, \
+        collectable handmade bags are instantly recognisable.";
+
     #[test]
     fn compressed_text_is_detected() {
-        // A Freeview EIT title (encoding_type_id 0x01) from
-        // dvbt-uk-freeview-huffman-eit-corrupt.ts.
-        let freeview = [
-            0x1F, 0x01, 0x63, 0xD8, 0x97, 0x88, 0x1A, 0xAF, 0x60, 0x14, 0x5B, 0x53, 0x80, 0x44,
-            0x7E, 0x30,
-        ];
-        assert!(is_compressed(&freeview));
-        assert_eq!(decode(&freeview), COMPRESSED_TEXT);
-        assert_eq!(
-            decode_with(&freeview, Charset::Iso8859(1), true),
-            COMPRESSED_TEXT
-        );
-        assert_eq!(decode(&[0x1F, 0x02]), COMPRESSED_TEXT);
+        assert!(is_compressed(&FREEVIEW_TITLE));
+        assert!(is_compressed(&FREEVIEW_DESCRIPTION));
+        assert!(is_compressed(&[0x1F, 0x07]));
         assert!(!is_compressed(&[0x1F]));
         assert!(!is_compressed(b"Pointless"));
         assert!(!is_compressed(b""));
+    }
+
+    #[test]
+    fn freeview_title_and_description_decompress() {
+        assert_eq!(decode(&FREEVIEW_TITLE), FREEVIEW_TITLE_TEXT);
+        assert_eq!(decode(&FREEVIEW_DESCRIPTION), FREEVIEW_DESCRIPTION_TEXT);
+        // Forcing a single-byte table changes nothing for ASCII text.
+        assert_eq!(
+            decode_with(&FREEVIEW_TITLE, Charset::Iso8859(1), true),
+            FREEVIEW_TITLE_TEXT
+        );
+        assert_eq!(
+            decode_with(&FREEVIEW_TITLE, Charset::Ucs2, true),
+            FREEVIEW_TITLE_TEXT
+        );
+    }
+
+    #[test]
+    // The skip must be loud, and the decoded strings are printed for a human to look at.
+    #[allow(clippy::print_stderr)]
+    fn compressed_text_from_the_capture() {
+        use crate::reader::PacketReader;
+        use crate::section::SectionAssembler;
+        use crate::tables::eit;
+
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/streams/dvbt-uk-freeview-huffman-eit-corrupt.ts");
+        let Ok(capture) = std::fs::read(&path) else {
+            eprintln!(
+                "SKIPPED compressed_text_from_the_capture: {} is not there",
+                path.display()
+            );
+            return;
+        };
+        let mut reader = PacketReader::new();
+        let mut assembler = SectionAssembler::new();
+        let mut events = Vec::new();
+        let mut on_packet = |packet: &crate::RawPacket| {
+            if crate::packet::pid(packet) != 0x12 {
+                return;
+            }
+            assembler.push(packet, &eit::is_eit, &mut |section| {
+                let Ok(table) = section
+                    .map_err(drop)
+                    .and_then(|s| eit::parse(&s).map_err(drop))
+                else {
+                    return;
+                };
+                for event in table.events() {
+                    if let Some(short) = event.short_event() {
+                        let compressed = is_compressed(short.name);
+                        events.push((compressed, decode(short.name), decode(short.text)));
+                    }
+                }
+            });
+        };
+        reader.push(&capture, &mut on_packet);
+        reader.finish(&mut on_packet);
+        for (compressed, title, text) in &events {
+            eprintln!("compressed {compressed}: {title:?} / {text:?}");
+        }
+        let compressed: Vec<_> = events.iter().filter(|event| event.0).collect();
+        assert_eq!(compressed.len(), 1, "{events:?}");
+        assert_eq!(compressed[0].1, FREEVIEW_TITLE_TEXT);
+        assert_eq!(compressed[0].2, FREEVIEW_DESCRIPTION_TEXT);
+    }
+
+    #[test]
+    fn damaged_compressed_text_keeps_its_decoded_prefix() {
+        // Nothing after the encoding_type_id: not even a STOP code.
+        assert_eq!(decode(&[0x1F, 0x01]), "\u{FFFD}");
+        assert_eq!(decode(&[0x1F, 0x02]), "\u{FFFD}");
+        let cut = decode(&FREEVIEW_TITLE[..10]);
+        assert!(cut.starts_with("Lulu Gui"), "{cut}");
+        assert!(cut.ends_with('\u{FFFD}'), "{cut}");
+        assert!(FREEVIEW_TITLE_TEXT.starts_with(cut.trim_end_matches('\u{FFFD}')));
+        // Each whole title must never be mistaken for a damaged one.
+        assert!(!decode(&FREEVIEW_DESCRIPTION).contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn unknown_compression_stays_a_placeholder() {
+        for encoding_type_id in [0x00, 0x03, 0x10, 0xFF] {
+            let bytes = [0x1F, encoding_type_id, 0x63, 0xD8, 0x97];
+            assert_eq!(decode(&bytes), COMPRESSED_TEXT, "{encoding_type_id:#04x}");
+            assert_eq!(
+                decode_with(&bytes, Charset::Iso8859(1), true),
+                COMPRESSED_TEXT
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_bytes_in_compressed_text() {
+        use freesat::tests::{Codes, compress};
+        let titles = Codes::of(freesat::table(1).unwrap());
+        let compressed = |body: &[u8]| {
+            let mut bytes = vec![0x1F, 0x01];
+            bytes.extend(compress(&titles, body, 0));
+            bytes
+        };
+        // Valid UTF-8 with non-ASCII is read as UTF-8...
+        let utf8 = compressed("Café Zürich €".as_bytes());
+        assert_eq!(decode(&utf8), "Café Zürich €");
+        // ...unless the operator forces a table.
+        assert_eq!(
+            decode_with(&utf8, Charset::Iso8859(1), true),
+            // (0x82, from the euro sign, is a C1 control code: dropped.)
+            "CafÃ© ZÃ¼rich â¬"
+        );
+        // Anything else is DVB text in the default table: ISO 6937 diacritics...
+        let iso6937 = compressed(b"Caf\xC2e");
+        assert_eq!(decode(&iso6937), "Café");
+        // ...or the operator's table for broadcasters that send Latin-1.
+        let latin1 = compressed(b"Caf\xE9 Z\xFCrich");
+        assert_eq!(
+            decode_with(&latin1, Charset::Iso8859(1), false),
+            "Café Zürich"
+        );
+        assert_eq!(decode(&latin1), "CafØ Zþrich");
+        // UCS-2 cannot be the table of byte-oriented text: table 00 is used instead.
+        assert_eq!(decode_with(&latin1, Charset::Ucs2, false), "CafØ Zþrich");
+        // DVB control codes inside still work: CR/LF (0x8A) breaks the line.
+        assert_eq!(decode(&compressed(b"One\x8ATwo")), "One\nTwo");
     }
 
     // --- Operator overrides -------------------------------------------------------------
@@ -1208,7 +1382,14 @@ mod tests {
             }
             let decoded = decode(&bytes);
             // Each input byte yields at most two chars (a letter plus a combining mark).
-            assert!(decoded.chars().count() <= 2 * bytes.len() + COMPRESSED_TEXT.len());
+            // Compressed text can give up to 8 bytes a byte (one-bit codes), each of them at
+            // most two chars, and never more than the decompression bound.
+            let bound = if is_compressed(&bytes) {
+                (16 * bytes.len()).min(2 * freesat::MAX_DECOMPRESSED) + COMPRESSED_TEXT.len()
+            } else {
+                2 * bytes.len()
+            };
+            assert!(decoded.chars().count() <= bound, "{bytes:02X?}");
             let default = defaults[round % defaults.len()];
             let _ = decode_with(&bytes, default, round % 3 == 0);
             let _ = is_compressed(&bytes);

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Generates freesat_tables.rs (the decoding tries of the Freesat/Freeview Huffman code) from
+freesat.t1 and freesat.t2 beside this script. Run it from anywhere, then `cargo fmt` is not
+needed: the output is skipped by rustfmt.
+
+    python3 firmware/ts/src/text/gen_freesat_tables.py
+
+Input lines are `PREVIOUS:BITS:NEXT:`, one code a line. PREVIOUS is the context (START, the
+previous character, or a filler name), NEXT the symbol the code stands for (STOP, ESCAPE or a
+character). Characters that would clash with the separator or are not printable are written
+`0xNN`. See the provenance block written into the output for where the files come from.
+
+Each context's codes must form a complete prefix code (every bit string leads to exactly one
+symbol); the script refuses the data otherwise, so a transcription error cannot slip through.
+"""
+
+import pathlib
+import sys
+from fractions import Fraction
+
+HERE = pathlib.Path(__file__).resolve().parent
+SOURCES = [("TITLES", "freesat.t1", 1), ("DESCRIPTIONS", "freesat.t2", 2)]
+
+# Symbol values in the generated tries; characters are 0x02..=0x7F.
+STOP, ESCAPE = 0x00, 0x01
+# START is context 0. The files also name fillers ESCAPE and STOP for contexts 1 and 2 (never
+# reached by a character, as 0x01 and 0x02 are control codes); every control-code context
+# only escapes.
+CONTEXT_NAMES = {"START": 0, "ESCAPE": 1, "STOP": 2}
+LEAF = 0x8000
+
+
+def char_value(token, line):
+    if token.startswith("0x") and len(token) == 4:
+        return int(token, 16)
+    if len(token) != 1 or not 0x20 <= ord(token) < 0x7F:
+        sys.exit(f"bad character {token!r} in line {line!r}")
+    return ord(token)
+
+
+def parse(path):
+    """{context: {bits: symbol}} from one table file."""
+    contexts = {}
+    for line in path.read_text(encoding="ascii").splitlines():
+        fields = line.split(":")
+        if len(fields) != 4 or fields[3] != "":
+            sys.exit(f"{path.name}: malformed line {line!r}")
+        previous, bits, following, _ = fields
+        if not bits or set(bits) - {"0", "1"} or len(bits) > 24:
+            sys.exit(f"{path.name}: bad code in line {line!r}")
+        context = CONTEXT_NAMES.get(previous)
+        if context is None:
+            context = char_value(previous, line)
+        symbol = {"STOP": STOP, "ESCAPE": ESCAPE}.get(following)
+        if symbol is None:
+            symbol = char_value(following, line)
+        codes = contexts.setdefault(context, {})
+        if bits in codes:
+            sys.exit(f"{path.name}: code {bits} given twice in context {previous}")
+        codes[bits] = symbol
+    if sorted(contexts) != list(range(128)):
+        sys.exit(f"{path.name}: expected contexts 0..=127, got {sorted(contexts)}")
+    for context, codes in contexts.items():
+        kraft = sum(Fraction(1, 2 ** len(bits)) for bits in codes)
+        if kraft != 1:
+            sys.exit(f"{path.name}: context {context:#04x} is not a complete code ({kraft})")
+    return contexts
+
+
+def trie(codes):
+    """Nested (zero, one) pairs with symbols at the leaves."""
+    root = [None, None]
+    for bits, symbol in codes.items():
+        node = root
+        for bit in bits[:-1]:
+            child = node[int(bit)]
+            if child is None:
+                child = node[int(bit)] = [None, None]
+            if not isinstance(child, list):
+                sys.exit(f"code {bits} runs through a leaf")
+            node = child
+        if node[int(bits[-1])] is not None:
+            sys.exit(f"code {bits} is a prefix of another")
+        node[int(bits[-1])] = symbol
+    return root
+
+
+def flatten(contexts):
+    """Roots and a node array; identical subtrees are stored once."""
+    nodes, seen = [], {}
+
+    def child(value):
+        if isinstance(value, list):
+            return place(value)
+        return LEAF | value
+
+    def place(node):
+        pair = (child(node[0]), child(node[1]))
+        if pair not in seen:
+            seen[pair] = len(nodes)
+            nodes.append(pair)
+        return seen[pair]
+
+    roots = [place(trie(contexts[context])) for context in range(128)]
+    if len(nodes) >= LEAF:
+        sys.exit("too many nodes for 15-bit indices")
+    return roots, nodes
+
+
+def rust_table(name, file_name, table_id, roots, nodes):
+    def fmt(value):
+        return f"0x{value:04X}" if value & LEAF else str(value)
+
+    lines = [f"/// encoding_type_id {table_id}, from {file_name}.", f"pub(super) static {name}: Table = Table {{", "    roots: ["]
+    for start in range(0, 128, 16):
+        lines.append("        " + ", ".join(str(r) for r in roots[start:start + 16]) + ",")
+    lines.append("    ],")
+    lines.append("    nodes: &[")
+    for start in range(0, len(nodes), 6):
+        chunk = nodes[start:start + 6]
+        lines.append("        " + " ".join(f"[{fmt(a)}, {fmt(b)}]," for a, b in chunk))
+    lines.append("    ],")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+HEADER = """\
+// @generated by gen_freesat_tables.py from freesat.t1 and freesat.t2: do not edit by hand.
+//
+// The Freesat/Freeview Huffman code tables (DVB text with selector 0x1F and encoding_type_id
+// 1 or 2), as decoding tries. Each table has one trie per context (START = 0, else the
+// previous character 0x01..=0x7F); `roots[context]` indexes `nodes`. A node is the pair of
+// children for bit 0 and bit 1: an index into `nodes`, or LEAF (0x8000) | symbol, where
+// symbol 0x00 is STOP, 0x01 is ESCAPE and anything else is that character.
+//
+// Provenance of the data: the code assignments were published in the Freesat receiver
+// specification and are carried by open-source receivers. freesat.t1 and freesat.t2 were
+// transcribed from openatv/enigma2, files data/freesat.t1 (commit
+// b5523b429ff12ca42ec76c8251593bcf925c4454) and data/freesat.t2 (commit
+// dca6d1a4ea802d18c48d1750894fc4ade611e06b), which that project loads with
+// lib/base/freesatv2.cpp ("FreeSat Huffman decoder for VDR, Copyright (C) 2008 DOM",
+// GPL-2.0-or-later). The upstream files hold the same table three times over; one copy is
+// kept. The same code assignments are in tvheadend's src/epggrab/support/freesat_huffman.c
+// (GPL-3.0-or-later; table 2 there has the same 3160 codes). Only data was taken, no code.
+"""
+
+
+def main():
+    parts = [HEADER, "use super::freesat::Table;", ""]
+    total = 0
+    for name, file_name, table_id in SOURCES:
+        contexts = parse(HERE / file_name)
+        roots, nodes = flatten(contexts)
+        total += 128 * 2 + len(nodes) * 4
+        codes = sum(len(c) for c in contexts.values())
+        print(f"{file_name}: {codes} codes, {len(nodes)} nodes", file=sys.stderr)
+        parts.append(rust_table(name, file_name, table_id, roots, nodes))
+        parts.append("")
+    print(f"table data: {total} bytes", file=sys.stderr)
+    (HERE / "freesat_tables.rs").write_text("\n".join(parts), encoding="ascii")
+
+
+if __name__ == "__main__":
+    main()
