@@ -11,10 +11,15 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
+mod cache;
 mod error;
+mod hdhomerun;
+mod lineup;
 mod routes;
 mod server;
 mod streaming;
+mod xc;
 
 pub use routes::{AppState, router};
 pub use server::{ServerLimits, serve};

@@ -26,8 +26,63 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// What the lineup, XC and HDHomeRun routes share: the application, and what they
+/// keep between requests.
+pub(crate) struct Gateway {
+    pub app: Arc<AppState>,
+    pub lineup: crate::lineup::LineupCache,
+    pub xc: crate::xc::XcState,
+    pub device: crate::hdhomerun::Device,
+}
+
 /// The API's routes, with the change guard applied.
 pub fn router(state: Arc<AppState>) -> Router {
+    let gateway = Arc::new(Gateway {
+        lineup: crate::lineup::LineupCache::new(),
+        xc: crate::xc::XcState::new(state.supervisor.options().streams.segment.target),
+        device: crate::hdhomerun::Device::new(state.supervisor.store().path()),
+        app: Arc::clone(&state),
+    });
+    let gateway_routes = Router::new()
+        .route(
+            "/api/v1/users",
+            get(crate::admin::list_users).post(crate::admin::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(crate::admin::get_user)
+                .patch(crate::admin::update_user)
+                .delete(crate::admin::delete_user),
+        )
+        .route(
+            "/api/v1/categories",
+            get(crate::admin::list_categories).post(crate::admin::create_category),
+        )
+        .route(
+            "/api/v1/categories/{id}",
+            axum::routing::patch(crate::admin::rename_category)
+                .delete(crate::admin::delete_category),
+        )
+        .route("/api/v1/epg", get(crate::admin::epg_stats))
+        .route(
+            "/api/v1/channels/{number}/epg",
+            get(crate::admin::channel_epg),
+        )
+        .route(
+            "/playlist/multicast.m3u",
+            get(crate::lineup::multicast_playlist),
+        )
+        .route("/epg.xml", get(crate::lineup::epg_xml))
+        .route("/discover.json", get(crate::hdhomerun::discover))
+        .route("/lineup.json", get(crate::hdhomerun::lineup))
+        .route("/lineup_status.json", get(crate::hdhomerun::lineup_status))
+        .route(
+            "/lineup.post",
+            axum::routing::post(crate::hdhomerun::lineup_post),
+        )
+        .route("/device.xml", get(crate::hdhomerun::device_xml))
+        .merge(crate::xc::routes())
+        .with_state(gateway);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/channels", get(list_channels).post(create_channel))
@@ -53,17 +108,36 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tuning-files", get(list_tuning_files))
         .route("/hls/{number}/{file}", get(crate::streaming::hls))
         .route("/stream/{file}", get(crate::streaming::http_ts))
+        .with_state(state)
+        .merge(gateway_routes)
         .fallback(|| async { ApiError::not_found("no such resource") })
         .layer(middleware::from_fn(changes_from_loopback_only))
-        .with_state(state)
 }
 
-/// Until there is an administrator login, configuration changes come from the box itself.
+/// Requests other than reads that clients on the LAN make (XC apps POST their logins,
+/// Plex POSTs a scan request to an HDHomeRun).
+const CLIENT_POSTS: [&str; 5] = [
+    "/player_api.php",
+    "/panel_api.php",
+    "/get.php",
+    "/xmltv.php",
+    "/lineup.post",
+];
+
+/// Routes that only the box itself may even read (they show accounts).
+fn private(path: &str) -> bool {
+    path == "/api/v1/users" || path.starts_with("/api/v1/users/")
+}
+
+/// Until there is an administrator login, configuration changes (and the XC accounts)
+/// come from the box itself.
 async fn changes_from_loopback_only(request: Request, next: Next) -> Response {
-    let reads = matches!(
+    let path = request.uri().path();
+    let reads = (matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) && !private(path))
+        || CLIENT_POSTS.contains(&path);
     let local = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -73,7 +147,7 @@ async fn changes_from_loopback_only(request: Request, next: Next) -> Response {
     } else {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "configuration changes are accepted from the box itself (127.0.0.1) only",
+            "configuration changes and accounts are served to the box itself (127.0.0.1) only",
         )
         .into_response()
     }

@@ -43,12 +43,12 @@ impl From<StreamError> for ApiError {
     }
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::not_found("no such stream or segment")
 }
 
 /// A channel number as it appears in a path: digits only (no sign, no dots).
-fn channel_number(text: &str) -> Result<u16, ApiError> {
+pub(crate) fn channel_number(text: &str) -> Result<u16, ApiError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_found());
     }
@@ -56,7 +56,7 @@ fn channel_number(text: &str) -> Result<u16, ApiError> {
 }
 
 /// A 503 that says why, and when to ask again.
-fn unavailable(why: String) -> Response {
+pub(crate) fn unavailable(why: String) -> Response {
     let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response();
     response
         .headers_mut()
@@ -65,7 +65,10 @@ fn unavailable(why: String) -> Response {
 }
 
 /// The channel's stream, started if need be, once it has a segment.
-async fn ready_stream(app: &AppState, number: u16) -> Result<Arc<ChannelStream>, Response> {
+pub(crate) async fn ready_stream(
+    app: &AppState,
+    number: u16,
+) -> Result<Arc<ChannelStream>, Response> {
     let sup = app.supervisor.clone();
     let stream = blocking(move || Ok(sup.open_stream(number)?))
         .await
@@ -158,7 +161,7 @@ fn etag_matches(request_headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == etag || t == "*")
 }
 
-fn playlist_response(text: String, request_headers: &HeaderMap) -> Response {
+pub(crate) fn playlist_response(text: String, request_headers: &HeaderMap) -> Response {
     // FNV-1a of the text: the playlist changes with every segment.
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -268,6 +271,16 @@ pub(crate) async fn http_ts(
     let Some(Ok(number)) = file.strip_suffix(".ts").map(channel_number) else {
         return not_found().into_response();
     };
+    serve_ts(&app, number, None).await
+}
+
+/// Channel `number`'s TS as an endless response body. `hold` lives as long as the body
+/// (the XC API's connection count).
+pub(crate) async fn serve_ts(
+    app: &AppState,
+    number: u16,
+    hold: Option<Box<dyn Send + Sync>>,
+) -> Response {
     let sup = app.supervisor.clone();
     let stream = match blocking(move || Ok(sup.open_stream(number)?)).await {
         Ok(s) => s,
@@ -280,12 +293,13 @@ pub(crate) async fn http_ts(
         Ok(Some(first)) => first,
         _ => {
             drop(client);
-            return no_picture(&app, number).await;
+            return no_picture(app, number).await;
         }
     };
     let mut response = Body::new(TsBody {
         first: Some(first),
         client,
+        _hold: hold,
     })
     .into_response();
     common_headers(&mut response, TS_TYPE);
@@ -295,10 +309,52 @@ pub(crate) async fn http_ts(
     response
 }
 
+/// Channel `number`'s live media playlist whose segments are absolute
+/// (`{base}/hls/{number}/{sequence}.ts`), for playlists served from another path (the
+/// XC API's `/live/U/P/ID.m3u8`).
+pub(crate) async fn absolute_media_playlist(
+    app: &AppState,
+    number: u16,
+    base: Option<&str>,
+    request_headers: &HeaderMap,
+) -> Response {
+    let stream = match ready_stream(app, number).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    stream.touch();
+    match stream.media_playlist() {
+        Some(text) => playlist_response(
+            absolute_segments(&text, base.unwrap_or(""), number),
+            request_headers,
+        ),
+        None => unavailable(format!("{} has no segment yet", stream.label())),
+    }
+}
+
+/// Rewrites a media playlist's URI lines (those not starting with `#`) to
+/// `{base}/hls/{number}/{uri}`.
+pub(crate) fn absolute_segments(playlist: &str, base: &str, number: u16) -> String {
+    let mut out = String::with_capacity(playlist.len() + 64 * 8);
+    for line in playlist.lines() {
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push_str(base);
+            out.push_str("/hls/");
+            out.push_str(&number.to_string());
+            out.push('/');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// An HTTP TS response body: the client's queue, until it is dropped or the stream ends.
 struct TsBody {
     first: Option<Bytes>,
     client: HttpClient,
+    /// Released when the body is dropped (the client left or was dropped).
+    _hold: Option<Box<dyn Send + Sync>>,
 }
 
 impl http_body::Body for TsBody {
@@ -387,6 +443,18 @@ mod tests {
         assert_eq!(base("evil/\"onload=x"), None);
         assert_eq!(base("a b"), None);
         assert_eq!(base(""), None);
+    }
+
+    #[test]
+    fn media_playlists_get_absolute_segment_paths() {
+        let text =
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\n17.ts\n#EXTINF:1.500,\n18.ts\n";
+        let out = absolute_segments(text, "http://box:8080", 7);
+        assert_eq!(
+            out,
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\nhttp://box:8080/hls/7/17.ts\n#EXTINF:1.500,\nhttp://box:8080/hls/7/18.ts\n"
+        );
+        assert!(absolute_segments(text, "", 7).contains("\n/hls/7/18.ts\n"));
     }
 
     #[test]
