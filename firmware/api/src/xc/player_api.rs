@@ -528,7 +528,7 @@ pub(crate) async fn player_api(State(gw): State<Arc<Gateway>>, request: Request)
         }
         "get_short_epg" => epg_listings(&gw, &lineup, &user, &req, true).into(),
         "get_simple_data_table" => epg_listings(&gw, &lineup, &user, &req, false).into(),
-        _ => to_json(&gw.xc.login_object(&user, &req)).into(),
+        _ => gw.xc.login_object(&user, &req).into(),
     };
     json(body, &req.headers)
 }
