@@ -430,6 +430,9 @@ pub(crate) fn epg_stream_ids(req: &XcRequest) -> (Vec<u32>, bool) {
     (ids, multi)
 }
 
+/// A channel and its programmes.
+type ChannelEvents<'a> = (&'a LineupEntry, Vec<Event>);
+
 /// `short`: current and future programmes, at most `limit`; else everything stored.
 fn epg_listings(
     gw: &Gateway,
@@ -450,7 +453,7 @@ fn epg_listings(
     let now = dvbgate_control::epg::now_unix();
     let (ids, multi) = epg_stream_ids(req);
     let epg = gw.app.supervisor.epg();
-    let events_of = |id: u32| -> Option<(&LineupEntry, Vec<Event>)> {
+    let events_of = |id: u32| -> Option<ChannelEvents<'_>> {
         let entry = lineup
             .channel(id)
             .filter(|e| user.allows_category(e.category_id))?;
@@ -459,7 +462,7 @@ fn epg_listings(
     };
     let tz = &gw.xc.tz;
     if multi {
-        let fetched: Vec<(u32, Option<(&LineupEntry, Vec<Event>)>)> =
+        let fetched: Vec<(u32, Option<ChannelEvents<'_>>)> =
             ids.iter().map(|&id| (id, events_of(id))).collect();
         struct ById<'a>(Vec<(String, Vec<EpgRow<'a>>)>);
         impl Serialize for ById<'_> {
