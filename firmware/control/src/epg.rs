@@ -26,7 +26,7 @@
 use crate::Supervisor;
 use dvbgate_epg::xmltv::XmltvChannel;
 use dvbgate_epg::{Epg, EpgLimits, EpgStats, Event, IngestOptions, ServiceKey};
-use dvbgate_store::{ChannelConfig, Settings};
+use dvbgate_store::{ChannelConfig, Settings, XmltvSource};
 use dvbgate_ts::packet::pids;
 use dvbgate_ts::section::Section;
 use dvbgate_ts::tables::{eit, time};
@@ -93,6 +93,23 @@ struct Inner {
     ingest_errors: AtomicU64,
     snapshot_path: Option<PathBuf>,
     last_snapshot: Mutex<(Instant, u64)>,
+    imports: Mutex<HashMap<String, ImportState>>,
+}
+
+/// An XMLTV source's last import.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportState {
+    #[serde(skip)]
+    started: Option<Instant>,
+    #[serde(skip)]
+    running: bool,
+    /// The channels mapped to XMLTV ids when it ran: a change imports again.
+    #[serde(skip)]
+    mapping: u64,
+    /// Unix seconds of the last completed import.
+    pub finished_at: Option<i64>,
+    /// "ok: 12 channels, 2016 programmes" or why it failed.
+    pub result: String,
 }
 
 /// See the module docs.
@@ -199,6 +216,7 @@ impl EpgService {
             ingest_errors: AtomicU64::new(0),
             snapshot_path,
             last_snapshot: Mutex::new((Instant::now(), 0)),
+            imports: Mutex::new(HashMap::new()),
         });
         let worker = Arc::clone(&inner);
         let collector = std::thread::Builder::new()
@@ -245,6 +263,7 @@ impl EpgService {
         settings: &Settings,
     ) {
         *write(&self.inner.settings) = settings.epg.clone();
+        start_due_imports(&self.inner, channels, &settings.epg.xmltv_sources);
         let mut routes = write(&self.inner.routes);
         let before: HashSet<Route> = routes.values().copied().collect();
         routes.retain(|id, _| channels.iter().any(|c| c.id == *id));
@@ -351,33 +370,9 @@ impl EpgService {
         }
     }
 
-    /// Imports an XMLTV document for the channels mapped to its channel ids (their
-    /// `xmltv_id`); returns how many channels got a guide.
-    pub fn import_xmltv(
-        &self,
-        doc: &dvbgate_epg::xmltv::XmltvDocument,
-        channels: &[ChannelConfig],
-    ) -> usize {
-        let now = now_unix();
-        let mut by_id: HashMap<&str, Vec<Event>> = HashMap::new();
-        for (channel, event) in &doc.programmes {
-            by_id
-                .entry(channel.as_str())
-                .or_default()
-                .push(event.clone());
-        }
-        let mut guide = write(&self.inner.imported);
-        let mut imported = 0;
-        for c in channels {
-            let Some(xmltv_id) = c.xmltv_id.as_deref() else {
-                continue;
-            };
-            if let Some(events) = by_id.remove(xmltv_id) {
-                guide.replace_service(imported_key(c.id), events, now);
-                imported += 1;
-            }
-        }
-        imported
+    /// The XMLTV sources' last imports, by URL.
+    pub fn imports(&self) -> HashMap<String, ImportState> {
+        lock(&self.inner.imports).clone()
     }
 
     /// Writes the snapshot if the guide changed and the last one is old enough (or
@@ -434,6 +429,142 @@ impl EpgService {
     }
 }
 
+/// Most bytes an XMLTV source may have (a week of 1000 channels is about 100 MB, far
+/// beyond any real LAN box's need; 64 MiB bounds the memory an import takes).
+const MAX_XMLTV_BYTES: u64 = 64 << 20;
+/// Most programmes one import reads.
+const MAX_XMLTV_PROGRAMMES: usize = 500_000;
+
+/// Starts, each on its own thread, the imports whose time has come: never run, older than
+/// their refresh period, or run for another mapping of channels to XMLTV ids.
+fn start_due_imports(inner: &Arc<Inner>, channels: &[ChannelConfig], sources: &[XmltvSource]) {
+    let mapped: Vec<ChannelConfig> = channels
+        .iter()
+        .filter(|c| c.xmltv_id.is_some())
+        .cloned()
+        .collect();
+    let mapping = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for c in &mapped {
+            (c.id, &c.xmltv_id).hash(&mut h);
+        }
+        h.finish()
+    };
+    let mut imports = lock(&inner.imports);
+    imports.retain(|url, _| sources.iter().any(|s| &s.url == url));
+    for source in sources {
+        let state = imports.entry(source.url.clone()).or_default();
+        let period = Duration::from_secs(u64::from(source.refresh_hours.max(1)) * 3600);
+        let due = state.started.is_none_or(|t| t.elapsed() >= period) || state.mapping != mapping;
+        if state.running || !due || mapped.is_empty() {
+            continue;
+        }
+        state.running = true;
+        state.started = Some(Instant::now());
+        state.mapping = mapping;
+        let (inner, url, channels) = (Arc::clone(inner), source.url.clone(), mapped.clone());
+        let spawned = std::thread::Builder::new()
+            .name("epg-import".into())
+            .spawn(move || {
+                let result = fetch(&url)
+                    .and_then(|bytes| {
+                        dvbgate_epg::xmltv::parse(&bytes, MAX_XMLTV_PROGRAMMES)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map(|doc| {
+                        let programmes = doc.programmes.len();
+                        let imported = import_into(&inner, &doc, &channels);
+                        format!("ok: {imported} channel(s), {programmes} programme(s)")
+                    });
+                let result = match result {
+                    Ok(ok) => {
+                        info!(url = %url, "XMLTV guide imported, {ok}");
+                        ok
+                    }
+                    Err(why) => {
+                        warn!(url = %url, "XMLTV guide not imported: {why}");
+                        why
+                    }
+                };
+                let mut imports = lock(&inner.imports);
+                if let Some(state) = imports.get_mut(&url) {
+                    state.running = false;
+                    state.finished_at = Some(now_unix());
+                    state.result = result;
+                }
+            });
+        if spawned.is_err() {
+            state.running = false;
+        }
+    }
+}
+
+/// The bytes of an XMLTV source: `file:///path` or `http://host[:port]/path`.
+fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    if let Some(path) = url.strip_prefix("file://") {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_XMLTV_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read {path}: {e}"))?;
+        if bytes.len() as u64 > MAX_XMLTV_BYTES {
+            return Err(format!(
+                "{path} is larger than {} MiB",
+                MAX_XMLTV_BYTES >> 20
+            ));
+        }
+        return Ok(bytes);
+    }
+    if url.starts_with("http://") {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+        return response
+            .body_mut()
+            .with_config()
+            .limit(MAX_XMLTV_BYTES)
+            .read_to_vec()
+            .map_err(|e| format!("{url}: {e}"));
+    }
+    Err(format!(
+        "{url}: only file:// and http:// sources are supported"
+    ))
+}
+
+/// Files an XMLTV document's programmes under the channels mapped to its channel ids
+/// (their `xmltv_id`); returns how many channels got a guide.
+fn import_into(
+    inner: &Inner,
+    doc: &dvbgate_epg::xmltv::XmltvDocument,
+    channels: &[ChannelConfig],
+) -> usize {
+    let now = now_unix();
+    let mut by_id: HashMap<&str, Vec<Event>> = HashMap::new();
+    for (channel, event) in &doc.programmes {
+        by_id
+            .entry(channel.as_str())
+            .or_default()
+            .push(event.clone());
+    }
+    let mut imported = 0;
+    for c in channels {
+        let Some(events) = c.xmltv_id.as_deref().and_then(|id| by_id.remove(id)) else {
+            continue;
+        };
+        write(&inner.imported).replace_service(imported_key(c.id), events, now);
+        imported += 1;
+    }
+    imported
+}
+
+/// Table id, table id extension (the service), section number, transport stream id,
+/// original network id: one section's place in the EIT.
+type SectionId = (u8, u16, u8, u16, u16);
+
 /// The hot-path half of the sink: passes on only sections it has not seen.
 struct SectionFilter {
     tx: SyncSender<Feed>,
@@ -442,7 +573,7 @@ struct SectionFilter {
     seen_epoch: u64,
     /// (table id, table id extension, section number, transport stream id, network id)
     /// → (version, CRC).
-    seen: HashMap<(u8, u16, u8, u16, u16), (u8, u32)>,
+    seen: HashMap<SectionId, (u8, u32)>,
     last_clock: Option<Instant>,
 }
 
@@ -713,5 +844,150 @@ impl Supervisor {
         self.epg.refresh(&channels, &inputs, &settings);
         self.epg.save_if_due(false);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dvbgate_ts::tables::eit::{EitHeader, EventEntry, build, short_event_descriptor};
+
+    const KEY: ServiceKey = ServiceKey {
+        original_network_id: 0x20FA,
+        transport_stream_id: 7,
+        service_id: 0x101,
+    };
+
+    fn eit_section(version: u8, start: i64, title: &str) -> Vec<u8> {
+        let d = short_event_descriptor(b"eng", title, "");
+        build(
+            &EitHeader {
+                table_id: 0x50,
+                service_id: KEY.service_id,
+                version,
+                section_number: 0,
+                last_section_number: 0,
+                transport_stream_id: KEY.transport_stream_id,
+                original_network_id: KEY.original_network_id,
+                segment_last_section_number: 0,
+                last_table_id: 0x50,
+            },
+            &[EventEntry {
+                event_id: 1,
+                start,
+                duration: 3600,
+                running_status: 0,
+                descriptors: &d,
+            }],
+        )
+    }
+
+    #[test]
+    fn the_sink_passes_new_and_changed_sections_once_per_epoch() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let epoch = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut filter = SectionFilter::new(tx, Arc::clone(&epoch), Arc::clone(&dropped));
+        let v1 = eit_section(1, 1_800_000_000, "News");
+        let v2 = eit_section(2, 1_800_000_000, "Weather");
+        let offer = |f: &mut SectionFilter, bytes: &[u8]| {
+            f.offer(3, pids::EIT, &Section::new(bytes).unwrap())
+        };
+        offer(&mut filter, &v1);
+        offer(&mut filter, &v1); // a repetition: not sent
+        assert_eq!(rx.try_iter().count(), 1);
+        offer(&mut filter, &v2); // a new version: sent
+        assert_eq!(rx.try_recv().unwrap().bytes.as_ref(), v2.as_slice());
+        // A full queue drops the section and forgets it: the next repetition retries.
+        offer(&mut filter, &v1);
+        offer(&mut filter, &v2);
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        rx.try_recv().unwrap();
+        offer(&mut filter, &v2);
+        assert_eq!(rx.try_recv().unwrap().bytes.as_ref(), v2.as_slice());
+        // A new epoch (the wanted services changed): everything comes again.
+        offer(&mut filter, &v2);
+        assert!(rx.try_recv().is_err());
+        epoch.fetch_add(1, Ordering::Relaxed);
+        offer(&mut filter, &v2);
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_recording_is_shifted_to_now_by_whole_hours_once_its_clock_is_known() {
+        let service = EpgService::start(None, &Settings::default());
+        let inner = &service.inner;
+        inner.inputs.lock().unwrap().insert(
+            5,
+            InputFeed {
+                recording: true,
+                ..InputFeed::default()
+            },
+        );
+        write(&inner.broadcast).set_wanted(Some([KEY].into_iter().collect()));
+        let now = now_unix();
+        // Recorded three days and 20 minutes ago; the event was on air at the time.
+        let recorded = now - 3 * 86_400 - 20 * 60;
+        let feed = |pid, bytes: Vec<u8>| Feed {
+            input_id: 5,
+            pid,
+            bytes: bytes.into(),
+        };
+        on_feed(
+            inner,
+            feed(pids::EIT, eit_section(1, recorded - 600, "Replayed")),
+        );
+        assert!(
+            read(&inner.broadcast).events(&KEY).is_empty(),
+            "held until the clock is known"
+        );
+        on_feed(inner, feed(pids::TDT, time::build_tdt(recorded)));
+        let events = read(&inner.broadcast).events(&KEY).to_vec();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].title, "Replayed");
+        assert_eq!(
+            events[0].start,
+            recorded - 600 + 3 * 86_400,
+            "shifted by 72 hours"
+        );
+        // A live input is never shifted, whatever its clock says.
+        inner.inputs.lock().unwrap().insert(6, InputFeed::default());
+        let live = Feed {
+            input_id: 6,
+            ..feed(pids::TDT, time::build_tdt(recorded))
+        };
+        on_feed(inner, live);
+        assert_eq!(inner.inputs.lock().unwrap()[&6].shift, Some(0));
+        assert_eq!(
+            service
+                .clock_offset(6)
+                .map(|o| (o + now - recorded).abs() <= 2),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_garbage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SNAPSHOT_FILE);
+        let mut guide = Epg::new(EpgLimits::default());
+        let now = now_unix();
+        guide
+            .ingest(
+                &Section::new(&eit_section(1, now + 600, "Later")).unwrap(),
+                &IngestOptions::default(),
+                now,
+            )
+            .unwrap();
+        let routes: HashMap<u32, ServiceKey> = [(9, KEY)].into_iter().collect();
+        write_atomically(&path, &encode_snapshot(&routes, &guide.snapshot())).unwrap();
+        let (restored, restored_routes) = load_snapshot(&path).unwrap().unwrap();
+        assert_eq!(restored.events(&KEY)[0].title, "Later");
+        assert_eq!(restored_routes[&9], Route::Broadcast(KEY));
+        std::fs::write(&path, b"DVBGEPG1\x00\x00\x00\x09{}").unwrap();
+        assert!(load_snapshot(&path).is_err());
+        std::fs::write(&path, b"something else").unwrap();
+        assert!(load_snapshot(&path).is_err());
+        assert!(load_snapshot(&dir.path().join("none")).unwrap().is_none());
     }
 }
