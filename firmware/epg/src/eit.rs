@@ -38,6 +38,7 @@ pub fn decode_event(ev: &eit::Event<'_>, rules: &TextRules, time_offset: i64) ->
     let duration = ev.duration?;
     let decode = |bytes: &[u8], max: usize| {
         let mut s = text::decode_with(bytes, rules.charset, rules.force);
+        trim(&mut s);
         cut(&mut s, max);
         s
     };
@@ -60,6 +61,7 @@ pub fn decode_event(ev: &eit::Event<'_>, rules: &TextRules, time_offset: i64) ->
     let description = match language {
         Some(lang) => {
             let mut d = extended_text(ev.descriptors, &lang, rules);
+            trim(&mut d);
             cut(&mut d, rules.max_text_bytes);
             d
         }
@@ -132,6 +134,15 @@ fn language_code(code: [u8; 3]) -> String {
     } else {
         String::new()
     }
+}
+
+/// Removes leading and trailing white space in place: broadcasters pad titles and start
+/// texts with a CR/LF control code.
+fn trim(s: &mut String) {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    s.drain(..start);
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.
@@ -248,9 +259,6 @@ fn extended_text(descriptors: &[u8], lang: &[u8; 3], rules: &TextRules) -> Strin
     }
     if !raw.is_empty() {
         out.push_str(&decode(&raw));
-    }
-    while out.ends_with('\n') {
-        out.pop();
     }
     out
 }

@@ -63,8 +63,8 @@ impl Event {
 /// Names follow ETSI EN 300 468 V1.16.1 §6.2.9, table 29 "Content_nibble level 1 and 2
 /// assignments", capitalised as XMLTV categories usually are. A level-2 value of 0 is the
 /// "(general)" entry of its level 1, which is the level-1 name itself. Level 1 0x0
-/// ("undefined content"), 0xC–0xE (reserved) and 0xF (user defined) name nothing: they
-/// tell an app nothing it could filter on.
+/// ("undefined content"), 0xC–0xE (reserved) and 0xF (user defined) name nothing, nor do
+/// the unassigned values of 0xB: they tell an app nothing it could filter on.
 pub fn genre_name(nibbles: u8) -> Option<&'static str> {
     let level1 = nibbles >> 4;
     let level2 = usize::from(nibbles & 0x0F);
@@ -180,17 +180,19 @@ pub fn genre_name(nibbles: u8) -> Option<&'static str> {
                 "Gardening",
             ],
         ),
-        // Level 1 0xB has no "(general)" entry: 0xB0 is "original language".
+        // Level 1 0xB ("special characteristics") is not a genre but a flag, with no
+        // "(general)" entry (0xB0 is "original language"): an unassigned or user-defined
+        // level 2 (CANAL+ tags every event 0xBF) says nothing.
         0xB => {
-            return Some(match level2 {
-                0x0 => "Original language",
-                0x1 => "Black and white",
-                0x2 => "Unpublished",
-                0x3 => "Live broadcast",
-                0x4 => "Plano-stereoscopic",
-                0x5 => "Local or regional",
-                _ => "Special characteristics",
-            });
+            return match level2 {
+                0x0 => Some("Original language"),
+                0x1 => Some("Black and white"),
+                0x2 => Some("Unpublished"),
+                0x3 => Some("Live broadcast"),
+                0x4 => Some("Plano-stereoscopic"),
+                0x5 => Some("Local or regional"),
+                _ => None,
+            };
         }
         _ => return None,
     };
@@ -225,9 +227,8 @@ mod tests {
         assert_eq!(genre_name(0x19), Some("Movie/Drama"));
         assert_eq!(genre_name(0x4C), Some("Sports"));
         assert_eq!(genre_name(0x2F), Some("News/Current affairs"));
-        assert_eq!(genre_name(0xB9), Some("Special characteristics"));
-        // Undefined, reserved and user-defined level 1.
-        for n in (0x00..=0x0F).chain(0xC0..=0xFF) {
+        // Undefined, reserved and user-defined level 1; unassigned special characteristics.
+        for n in (0x00..=0x0F).chain(0xB6..=0xBF).chain(0xC0..=0xFF) {
             assert_eq!(genre_name(n), None, "{n:#04x}");
         }
     }
