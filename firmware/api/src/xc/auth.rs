@@ -10,7 +10,9 @@
 //!   verified against; later requests compare digests in constant time
 //!   (`subtle::ConstantTimeEq`), so thousands of requests a second cost no argon2. A
 //!   changed password (another hash) makes the entry useless. The digest is never
-//!   stored or shown anywhere, and its key dies with the process.
+//!   stored or shown anywhere, and its key dies with the process. At most two argon2
+//!   checks run at once (each takes 12 MiB); others queue, and are refused unchecked if
+//!   their address ran out of attempts while they waited.
 //! - **Guessing**: each source address may fail [`MAX_FAILURES`] logins (unknown user,
 //!   wrong or malformed password) within a sliding [`WINDOW`]. After that, its further
 //!   attempts are refused without being checked until the oldest of those failures is

@@ -146,6 +146,9 @@ use streams::Connections;
 const USERS_TTL: Duration = Duration::from_secs(1);
 /// Rendered `get_live_streams` answers kept.
 const LIVE_CACHED: usize = 256;
+/// Password checks (argon2id, 12 MiB each) run at the same time, at most: a burst of
+/// logins queues instead of taking the box's memory.
+const CONCURRENT_VERIFICATIONS: usize = 2;
 
 /// The outcome of a login.
 pub(crate) enum Login {
@@ -174,6 +177,7 @@ pub(crate) struct XcState {
     users: Cached<Users>,
     verified: VerifiedCache,
     throttle: Throttle,
+    verifying: tokio::sync::Semaphore,
     pub(crate) connections: Arc<Connections>,
     live: Mutex<HashMap<LiveKey, Bytes>>,
     pub(crate) tz: jiff::tz::TimeZone,
@@ -197,6 +201,7 @@ impl XcState {
             users: Cached::new(USERS_TTL),
             verified: VerifiedCache::new(),
             throttle: Throttle::new(),
+            verifying: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
             connections: Arc::new(Connections::new(hls_target)),
             live: Mutex::new(HashMap::new()),
             tz,
@@ -256,6 +261,16 @@ impl XcState {
         let verified = if self.verified.check(&key, &user.password_hash, password) {
             true
         } else {
+            let _permit = self.verifying.acquire().await.map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "logins are closed (shutting down)",
+                )
+            })?;
+            // Failures of this address's other requests may have come in meanwhile.
+            if let Some(wait) = self.throttle.refused(ip, Instant::now()) {
+                return Ok(Login::Throttled(wait));
+            }
             let (hash, typed) = (user.password_hash.clone(), password.to_owned());
             let ok = blocking(move || Ok(dvbgate_store::verify_password(&hash, &typed))).await?;
             if ok {
