@@ -808,3 +808,68 @@ async fn short_epg_and_data_table() {
         .text();
     assert_eq!(xml.matches("<programme ").count(), rows.len(), "{xml}");
 }
+
+#[tokio::test]
+async fn cors_for_web_players() {
+    let gw = gateway();
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri("/player_api.php?username=room101&password=secret")
+        .header(header::ORIGIN, "http://player.example")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&gw, LAN, request).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "http://player.example"
+    );
+    assert_eq!(
+        r.header(header::ACCESS_CONTROL_ALLOW_HEADERS),
+        "content-type"
+    );
+    let request = Request::get("/player_api.php?username=room101&password=secret")
+        .header(header::ORIGIN, "http://player.example")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&gw, LAN, request).await;
+    assert_eq!(r.json()["user_info"]["auth"], 1);
+    assert_eq!(
+        r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "http://player.example"
+    );
+    assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), "true");
+}
+
+#[tokio::test]
+async fn a_burst_of_guesses_is_braked_too() {
+    let gw = Arc::new(gateway());
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let gw = Arc::clone(&gw);
+            tokio::spawn(async move {
+                get(
+                    &gw,
+                    [10, 7, 7, 7],
+                    &format!("/player_api.php?username=room101&password=guess{i}"),
+                )
+                .await
+                .json()
+            })
+        })
+        .collect();
+    for g in guesses {
+        assert_eq!(g.await.unwrap()["user_info"]["auth"], 0);
+    }
+    let v = get(
+        &gw,
+        [10, 7, 7, 7],
+        "/player_api.php?username=room101&password=secret",
+    )
+    .await
+    .json();
+    assert_eq!(v["user_info"]["auth"], 0, "still braked");
+    assert!(v["user_info"]["message"].is_string());
+}
