@@ -1,5 +1,38 @@
 //! The in-memory guide: events per service, merged from EIT sections by event id and
 //! table version, bounded in time and size.
+//!
+//! # EIT for a newcomer
+//!
+//! A broadcaster describes its programmes in the Event Information Table (ETSI EN 300 468
+//! §5.2.4), sent on PID 0x12 and repeated every few seconds, so a receiver tuned at any
+//! moment soon has it. Each *section* of the table (at most 4 KB) belongs to one service
+//! and lists a few events: id, start (UTC), duration, running status, and descriptors with
+//! the title, texts, genre and rating (see [`crate::eit`]).
+//!
+//! - **Present/following** (table ids 0x4E actual, 0x4F other): two sections per service,
+//!   number 0 the programme on now, number 1 the next one. They change at every programme
+//!   boundary, which is how a receiver learns of overruns within seconds.
+//! - **Schedule** (0x50–0x5F actual, 0x60–0x6F other): up to 8 days ahead, cut into
+//!   3-hour segments of up to 8 sections each, over up to 16 table ids.
+//! - **Actual** tables describe the services of the multiplex they are sent in; **other**
+//!   tables describe services of other multiplexes of the same network (one tuner can then
+//!   fill the guide for many). The service is named by (original network, transport
+//!   stream, service id): a [`ServiceKey`].
+//! - Each section carries a 5-bit **version**, bumped when its content changes, and a
+//!   CRC-32. Same table, service, section number, version and CRC means a repetition:
+//!   it is skipped after one map lookup, which matters because repetitions are nearly all
+//!   of the traffic.
+//!
+//! # Merge rules
+//!
+//! A changed section replaces what it carried: events are replaced by event id; an event
+//! that overlaps in time an event with another id replaces it (a reshuffled schedule gets
+//! new ids); events the section's previous version carried and this one does not are
+//! withdrawn, unless another section of the service still carries them (an event moving
+//! from "following" to "present", or from present/following to a schedule section) or they
+//! are already over (history, not a cancellation). Events are kept from `now − behind`
+//! to `now + ahead`, at most `max_events_per_service` per service (the earliest), texts cut
+//! to the limits; a section whose far events did not fit is read again when they may.
 
 use crate::eit::TextRules;
 use crate::event::{Event, ServiceKey};

@@ -214,11 +214,32 @@ pub fn iso639_2(lang: &str) -> String {
 /// C0 controls other than tab, LF and CR, and U+FFFE/U+FFFF (EN 300 468 text may carry
 /// any of them). Runs without special characters are copied whole.
 pub fn escape_into(out: &mut String, s: &str) {
+    /// Bytes that need a look: markup characters, C0 controls (tab, LF and CR included,
+    /// then let through) and 0xEF, the lead byte of U+FFFE/U+FFFF.
+    const SPECIAL: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = true;
+            b += 1;
+        }
+        t[b'&' as usize] = true;
+        t[b'<' as usize] = true;
+        t[b'>' as usize] = true;
+        t[b'"' as usize] = true;
+        t[b'\'' as usize] = true;
+        t[0xEF] = true;
+        t
+    };
     let bytes = s.as_bytes();
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        // The fast path: most text has nothing to escape.
+        while i < bytes.len() && !SPECIAL[usize::from(bytes[i])] {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else { break };
         let (replacement, len): (&str, usize) = match b {
             b'&' => ("&amp;", 1),
             b'<' => ("&lt;", 1),
