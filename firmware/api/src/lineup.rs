@@ -78,15 +78,16 @@ impl Lineup {
     }
 }
 
-/// An XMLTV document, plain and (once asked for) gzipped.
-pub(crate) struct XmltvDoc {
+/// A rendered answer (an XMLTV document, a stream list), plain and (once asked for)
+/// gzipped.
+pub(crate) struct Rendered {
     pub plain: Bytes,
     gzip: OnceLock<Bytes>,
 }
 
-impl XmltvDoc {
+impl Rendered {
     pub(crate) fn new(plain: Bytes) -> Self {
-        XmltvDoc {
+        Rendered {
             plain,
             gzip: OnceLock::new(),
         }
@@ -117,7 +118,7 @@ type XmltvKey = (u64, u64, Vec<u32>, String);
 /// See the module docs.
 pub(crate) struct LineupCache {
     lineup: Cached<Lineup>,
-    xmltv: Mutex<HashMap<XmltvKey, (Instant, Arc<XmltvDoc>)>>,
+    xmltv: Mutex<HashMap<XmltvKey, (Instant, Arc<Rendered>)>>,
     rendering: tokio::sync::Mutex<()>,
 }
 
@@ -160,7 +161,7 @@ impl LineupCache {
         lineup: &Arc<Lineup>,
         categories: &[u32],
         base: &str,
-    ) -> Result<Arc<XmltvDoc>, ApiError> {
+    ) -> Result<Arc<Rendered>, ApiError> {
         let generation = app.supervisor.epg().generation();
         let key: XmltvKey = (
             generation,
@@ -168,7 +169,7 @@ impl LineupCache {
             categories.to_vec(),
             base.to_owned(),
         );
-        let lookup = |map: &HashMap<XmltvKey, (Instant, Arc<XmltvDoc>)>| {
+        let lookup = |map: &HashMap<XmltvKey, (Instant, Arc<Rendered>)>| {
             map.get(&key)
                 .filter(|(at, _)| at.elapsed() < XMLTV_TTL)
                 .map(|(_, d)| Arc::clone(d))
@@ -191,7 +192,7 @@ impl LineupCache {
         let doc = blocking(move || {
             let mut out = String::with_capacity(64 * 1024);
             sup.epg().write_xmltv(&channels, &base, &mut out);
-            Ok(Arc::new(XmltvDoc::new(Bytes::from(out))))
+            Ok(Arc::new(Rendered::new(Bytes::from(out))))
         })
         .await?;
         let mut map = self.xmltv.lock().unwrap_or_else(|p| p.into_inner());
@@ -251,7 +252,7 @@ pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// An XMLTV answer: gzip-encoded when the client accepts it.
-pub(crate) async fn xml_response(doc: &Arc<XmltvDoc>, request_headers: &HeaderMap) -> Response {
+pub(crate) async fn xml_response(doc: &Arc<Rendered>, request_headers: &HeaderMap) -> Response {
     let (body, encoded) = if accepts_gzip(request_headers) {
         match doc.gzip().await {
             Ok(g) => (g, true),

@@ -873,3 +873,38 @@ async fn a_burst_of_guesses_is_braked_too() {
     assert_eq!(v["user_info"]["auth"], 0, "still braked");
     assert!(v["user_info"]["message"].is_string());
 }
+
+#[tokio::test]
+async fn long_stream_lists_are_gzipped_for_clients_that_accept_it() {
+    let gw = gateway();
+    let store = gw.sup.store().clone();
+    let input = store.inputs().unwrap()[0].id;
+    for service in 200..220u16 {
+        store
+            .add_channel(
+                serde_json::from_value(serde_json::json!({
+                    "input_id": input, "service_id": service, "name": format!("Channel {service}"),
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+    }
+    let uri = "/player_api.php?username=room101&password=secret&action=get_live_streams";
+    let plain = get(&gw, LAN, uri).await;
+    assert_eq!(plain.header(header::CONTENT_ENCODING), "");
+    assert_eq!(plain.json().as_array().unwrap().len(), 23);
+    let request = Request::get(uri)
+        .header(header::ACCEPT_ENCODING, "gzip, deflate")
+        .body(Body::empty())
+        .unwrap();
+    let packed = send(&gw, LAN, request).await;
+    assert_eq!(packed.header(header::CONTENT_ENCODING), "gzip");
+    assert!(packed.body.len() < plain.body.len() / 3);
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed.body[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert_eq!(text, plain.body);
+}

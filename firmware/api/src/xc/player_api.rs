@@ -21,6 +21,8 @@ pub(crate) const SHORT_EPG_DEFAULT: usize = 4;
 const MAX_EPG_ROWS: usize = 10_000;
 /// The most channels one `stream_id=1,2,3` EPG request names.
 const MAX_MULTI: usize = 64;
+/// Stream lists at least this long are sent gzipped to clients that accept it.
+const GZIP_FROM: usize = 4096;
 pub(crate) const OUTPUT_FORMATS: [&str; 2] = ["m3u8", "ts"];
 
 /// Where the client reached us: `server_info.url` (host, no port) and the port.
@@ -520,7 +522,18 @@ pub(crate) async fn player_api(State(gw): State<Arc<Gateway>>, request: Request)
                 .params
                 .number::<u32>("category_id")
                 .filter(|&id| lineup.category_exists(id));
-            gw.xc.live_streams(&lineup, &user, filter)
+            let rendered = gw.xc.live_streams(&lineup, &user, filter);
+            if crate::lineup::accepts_gzip(&req.headers)
+                && rendered.plain.len() >= GZIP_FROM
+                && let Ok(packed) = rendered.gzip().await
+            {
+                let mut response = json(packed, &req.headers);
+                let h = response.headers_mut();
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                return response;
+            }
+            rendered.plain.clone()
         }
         "get_vod_categories" | "get_series_categories" | "get_vod_streams" | "get_series" => {
             Bytes::from_static(b"[]")
