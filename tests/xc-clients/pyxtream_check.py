@@ -51,7 +51,8 @@ def b64_utf8(s, what):
 def read_ts(url, seconds):
     """GETs a live TS URL for `seconds`; returns (bytes, packets) after judging it."""
     with requests.get(url, stream=True, timeout=(4, 15)) as r:
-        check(r.status_code == 200, f"GET {url}: HTTP {r.status_code} {r.text[:200]!r}")
+        if r.status_code != 200:  # only then read the body: a live one never ends
+            raise Failure(f"GET {url}: HTTP {r.status_code} {r.text[:200]!r}")
         ct = r.headers.get("Content-Type", "")
         check(ct.startswith("video/mp2t"), f"GET {url}: Content-Type {ct!r}")
         buf = bytearray()
