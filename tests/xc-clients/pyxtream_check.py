@@ -89,7 +89,9 @@ def run(args):
             SUMMARY["pyxtream"] = "KeyError('username'): its known crash on auth 0"
         r = requests.get(f"{args.url}/player_api.php",
                          params={"username": args.user, "password": args.password}, timeout=10)
-        check(r.status_code == 200 and r.json() == {"user_info": {"auth": 0}},
+        # {"user_info":{"auth":0}}, with a "message" once the brake on guessing holds.
+        check(r.status_code == 200 and r.json()["user_info"]["auth"] == 0
+              and set(r.json()["user_info"]) <= {"auth", "message"},
               f"player_api: HTTP {r.status_code} {r.text[:200]!r}")
         url = f"{args.url}/live/{args.user}/{args.password}/1.ts"
         live = requests.get(url, stream=True, timeout=10)
