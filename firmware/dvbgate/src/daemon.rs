@@ -27,12 +27,15 @@ pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyh
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(Arc::clone(&supervisor), stop_rx));
+        // One pair of listeners for the daemon's life: a listener created after the first
+        // signal could be woken by that same signal and take it for a second one.
+        let mut signals = Signals::new();
         let shutdown = async move {
-            wait_for_signal().await;
+            signals.next().await;
             info!("shutting down");
             let _ = stop_tx.send(true);
-            tokio::spawn(async {
-                wait_for_signal().await;
+            tokio::spawn(async move {
+                signals.next().await;
                 warn!("second signal: exiting at once");
                 std::process::exit(130);
             });
@@ -96,16 +99,34 @@ async fn housekeeping(supervisor: Arc<Supervisor>, mut stop: watch::Receiver<boo
     .await;
 }
 
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
+/// SIGINT and SIGTERM, each received once.
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
                 None => std::future::pending::<()>().await,
             }
-        } => {}
+        }
+        tokio::select! {
+            _ = recv(&mut self.interrupt) => {}
+            _ = recv(&mut self.terminate) => {}
+        }
     }
 }
 
