@@ -203,9 +203,7 @@ fn acknowledged_changes_survive_sigkill() {
         acknowledged_total > ROUNDS,
         "too few changes were made to test anything"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    // How long it took is reported, never asserted: an emulated CPU or a loaded machine
+    // is slow, not wrong.
+    eprintln!("{ROUNDS} kill rounds in {:?}", started.elapsed());
 }
