@@ -106,7 +106,6 @@ fn acknowledged_changes_survive_sigkill() {
     if std::env::var_os(CHILD_DIR_ENV).is_some() {
         return; // we are the child
     }
-    let started = Instant::now();
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir = temp.path().join("config");
     let exe = std::env::current_exe().expect("path of the test binary");
@@ -203,7 +202,4 @@ fn acknowledged_changes_survive_sigkill() {
         acknowledged_total > ROUNDS,
         "too few changes were made to test anything"
     );
-    // How long it took is reported, never asserted: an emulated CPU or a loaded machine
-    // is slow, not wrong.
-    eprintln!("{ROUNDS} kill rounds in {:?}", started.elapsed());
 }
