@@ -188,10 +188,9 @@ impl LineupCache {
             .filter(|e| categories.is_empty() || categories.contains(&e.category_id))
             .cloned()
             .collect();
-        let base = base.to_owned();
         let doc = blocking(move || {
             let mut out = String::with_capacity(64 * 1024);
-            sup.epg().write_xmltv(&channels, &base, &mut out);
+            sup.epg().write_xmltv(&channels, &mut out);
             Ok(Arc::new(Rendered::new(Bytes::from(out))))
         })
         .await?;

@@ -322,8 +322,7 @@ impl EpgService {
     }
 
     /// The whole guide of these channels as an XMLTV document.
-    pub fn write_xmltv(&self, lineup: &[crate::LineupEntry], base_url: &str, out: &mut String) {
-        let _ = base_url;
+    pub fn write_xmltv(&self, lineup: &[crate::LineupEntry], out: &mut String) {
         let routes = read(&self.inner.routes);
         let broadcast = read(&self.inner.broadcast);
         let imported = read(&self.inner.imported);

@@ -4,11 +4,10 @@
 //!
 //! Times are printed as broadcast (UTC), never shifted: this is what the multiplex says.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use dvbgate_epg::{Epg, EpgLimits, Event, IngestOptions, ServiceKey};
-use dvbgate_inputs::udp::UdpInput;
-use dvbgate_inputs::{InputOptions, InputSink, MuxInput};
+use dvbgate_inputs::InputSink;
 use dvbgate_ts::monitor::{EitInterest, MuxMonitor};
 use dvbgate_ts::packet::pids;
 use dvbgate_ts::reader::PacketReader;
@@ -16,9 +15,7 @@ use dvbgate_ts::section::Section;
 use dvbgate_ts::tables::time;
 use dvbgate_ts::text::Charset;
 use serde::Serialize;
-use std::io::Read;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct EpgArgs {
@@ -120,37 +117,7 @@ pub fn run(args: EpgArgs) -> anyhow::Result<()> {
         reader: &mut reader,
         monitor: &mut monitor,
     };
-    if args.target.starts_with("udp://") || args.target.starts_with("rtp://") {
-        let mut input = UdpInput::open(&args.target, &InputOptions::default())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let until = Instant::now() + Duration::from_secs_f64(args.duration.max(0.1));
-        while Instant::now() < until {
-            input
-                .poll(Instant::now(), &mut feed)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if input.stats().bytes == 0 {
-            bail!(
-                "{}: nothing received in {:.1} s",
-                args.target,
-                args.duration
-            );
-        }
-    } else {
-        let path = args.target.strip_prefix("file://").unwrap_or(&args.target);
-        let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .with_context(|| format!("cannot read {path}"))?;
-            if n == 0 {
-                break;
-            }
-            feed.data(&buf[..n]);
-        }
-    }
+    super::source::read_target(&args.target, args.duration, &mut feed)?;
     if monitor.pids.totals().packets == 0 {
         bail!(
             "{}: not an MPEG transport stream (no packet found)",

@@ -2,14 +2,10 @@
 //! technician's first check on site (is the feed there, which services, any errors?), and
 //! ours for looking at captures.
 
-use anyhow::Context;
 use clap::Args;
-use dvbgate_inputs::udp::UdpInput;
-use dvbgate_inputs::{InputOptions, InputSink, MuxInput};
+use dvbgate_inputs::InputSink;
 use dvbgate_ts::analyze::{Analysis, Analyzer};
 use dvbgate_ts::tables::table_id;
-use std::io::Read;
-use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct ProbeArgs {
@@ -34,40 +30,9 @@ impl InputSink for Feed<'_> {
 
 pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let mut analyzer = Analyzer::new();
-    let analysis = if args.target.starts_with("udp://") || args.target.starts_with("rtp://") {
-        let mut input = UdpInput::open(&args.target, &InputOptions::default())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let start = Instant::now();
-        let until = start + Duration::from_secs_f64(args.duration.max(0.1));
-        while Instant::now() < until {
-            input
-                .poll(Instant::now(), &mut Feed(&mut analyzer))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if input.stats().bytes == 0 {
-            anyhow::bail!(
-                "{}: nothing received in {:.1} s",
-                args.target,
-                args.duration
-            );
-        }
-        analyzer.finish(Some(start.elapsed().as_secs_f64()))
-    } else {
-        let path = args.target.strip_prefix("file://").unwrap_or(&args.target);
-        let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = f
-                .read(&mut buf)
-                .with_context(|| format!("cannot read {path}"))?;
-            if n == 0 {
-                break;
-            }
-            analyzer.push(&buf[..n]);
-        }
-        analyzer.finish(None)
-    };
+    let listened =
+        super::source::read_target(&args.target, args.duration, &mut Feed(&mut analyzer))?;
+    let analysis = analyzer.finish(listened);
     if analysis.packets == 0 {
         anyhow::bail!(
             "{}: not an MPEG transport stream (no packet found)",
