@@ -688,9 +688,11 @@ fn on_feed(inner: &Inner, feed: Feed) {
             }
             let offset = now - broadcast_time;
             // Live inputs, and recordings made within the last couple of hours, are
-            // not shifted; older recordings move to now, by whole hours.
+            // not shifted; older recordings move by whole hours to at most now (rounded
+            // down: rounded up, the recording's clock would run ahead of now and what
+            // was on air when it was made would not be on now).
             let shift = if input.recording && offset.abs() > 2 * 3600 {
-                (offset + 1800).div_euclid(3600) * 3600
+                offset.div_euclid(3600) * 3600
             } else {
                 0
             };
@@ -963,6 +965,31 @@ mod tests {
                 .map(|o| (o + now - recorded).abs() <= 2),
             Some(true)
         );
+    }
+
+    #[test]
+    fn a_recording_never_runs_ahead_of_now() {
+        let service = EpgService::start(None, &Settings::default());
+        let inner = &service.inner;
+        inner.inputs.lock().unwrap().insert(
+            5,
+            InputFeed {
+                recording: true,
+                ..InputFeed::default()
+            },
+        );
+        // Made 9 h 50 min ago: shifted by 9 h, not 10, so its clock is 50 min behind now
+        // and the programme it was showing is on now.
+        let recorded = now_unix() - 9 * 3600 - 50 * 60;
+        on_feed(
+            inner,
+            Feed {
+                input_id: 5,
+                pid: pids::TDT,
+                bytes: time::build_tdt(recorded).into(),
+            },
+        );
+        assert_eq!(inner.inputs.lock().unwrap()[&5].shift, Some(9 * 3600));
     }
 
     #[test]
