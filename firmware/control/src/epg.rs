@@ -16,7 +16,7 @@
 //! settings, and keeps only the services that are channels.
 //!
 //! A recording (a file input, such as the demo's) carries the guide of the day it was
-//! made: its events are shifted by the difference between its TDT and now, rounded to the
+//! made: its events are shifted by the difference between its TDT and now, rounded down to the
 //! hour, so a replayed multiplex shows a current guide. Live inputs are never shifted.
 //!
 //! The guide lives in memory. It is written to flash at most every
