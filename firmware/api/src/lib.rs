@@ -19,14 +19,19 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod app;
+pub mod auth;
 mod cache;
 mod error;
 mod hdhomerun;
 mod lineup;
+pub mod monitor;
 mod routes;
 mod server;
 mod streaming;
 mod xc;
 
-pub use routes::{AppState, router};
+pub use app::{AppOptions, AppState, RebootAction};
+pub use monitor::{LogBook, start_background};
+pub use routes::router;
 pub use server::{ServerLimits, serve};

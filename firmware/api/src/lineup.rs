@@ -20,9 +20,10 @@
 //! most once per change (or every 30 s), gzip once per document: a guide of a
 //! thousand channels is megabytes, and TVs fetch it often.
 
+use crate::app::AppState;
 use crate::cache::Cached;
 use crate::error::ApiError;
-use crate::routes::{AppState, Gateway, blocking};
+use crate::routes::{Gateway, blocking};
 use crate::streaming::base_url;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

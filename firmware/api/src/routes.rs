@@ -1,5 +1,6 @@
 //! Routes and handlers.
 
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::streaming::{absolute_urls, base_url};
 use axum::extract::rejection::JsonRejection;
@@ -11,20 +12,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use dvbgate_control::scan::{ScanRequest, read_tuning_file, tuning_files};
 use dvbgate_control::{
-    ChannelView, InputView, ScanJobView, ScanOptions, StartScanError, Supervisor, TunerView,
+    ChannelView, InputView, ScanJobView, ScanOptions, StartScanError, TunerView,
 };
 use dvbgate_pipeline::InputState;
 use dvbgate_store::{ChannelPatch, InputPatch, NewChannel, NewInput, Settings};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// What handlers share.
-pub struct AppState {
-    pub supervisor: Arc<Supervisor>,
-    pub started: Instant,
-}
 
 /// What the lineup, XC and HDHomeRun routes share: the application, and what they
 /// keep between requests.

@@ -8,8 +8,9 @@
 //! read-only and open to the LAN, like the lineup, and to pages of other origins (web
 //! players).
 
+use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::{AppState, blocking};
+use crate::routes::blocking;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

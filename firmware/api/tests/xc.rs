@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use bytes::Bytes;
-use dvbgate_api::{AppState, router};
+use dvbgate_api::{AppOptions, AppState, router};
 use dvbgate_control::{Supervisor, SupervisorOptions};
 use dvbgate_store::{NewUser, Store, UserPatch};
 use serde_json::Value;
@@ -56,10 +56,7 @@ fn gateway() -> Gateway {
     news_only.categories = vec![news.id];
     store.add_user(news_only).expect("user");
     let sup = Supervisor::new(store, SupervisorOptions::default());
-    let router = router(Arc::new(AppState {
-        supervisor: sup.clone(),
-        started: Instant::now(),
-    }));
+    let router = router(AppState::new(sup.clone(), AppOptions::default()));
     Gateway { router, sup, dir }
 }
 

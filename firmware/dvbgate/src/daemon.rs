@@ -3,15 +3,19 @@
 //! SIGINT/SIGTERM (a second signal exits at once).
 
 use anyhow::Context;
-use dvbgate_api::{AppState, ServerLimits, router};
+use dvbgate_api::{AppOptions, AppState, ServerLimits, router};
 use dvbgate_control::Supervisor;
 use dvbgate_control::sap::Announcer;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyhow::Result<()> {
+pub fn run(
+    supervisor: Arc<Supervisor>,
+    listener: std::net::TcpListener,
+    options: AppOptions,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("control")
@@ -21,10 +25,8 @@ pub fn run(supervisor: Arc<Supervisor>, listener: std::net::TcpListener) -> anyh
     runtime.block_on(async move {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let app = Arc::new(AppState {
-            supervisor: Arc::clone(&supervisor),
-            started: Instant::now(),
-        });
+        let app = AppState::new(Arc::clone(&supervisor), options);
+        dvbgate_api::start_background(&app);
         let (stop_tx, stop_rx) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(Arc::clone(&supervisor), stop_rx));
         // One pair of listeners for the daemon's life: a listener created after the first

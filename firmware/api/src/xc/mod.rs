@@ -126,10 +126,11 @@ pub(crate) mod player_api;
 pub(crate) mod playlist;
 pub(crate) mod streams;
 
+use crate::app::AppState;
 use crate::cache::Cached;
 use crate::error::ApiError;
 use crate::lineup::{Lineup, Rendered};
-use crate::routes::{AppState, Gateway, blocking};
+use crate::routes::{Gateway, blocking};
 use auth::{Throttle, VerifiedCache};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, header};

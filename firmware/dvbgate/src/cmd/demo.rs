@@ -96,7 +96,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         bail!("{why}");
     }
     print_lineup(&store, listener.local_addr()?)?;
-    daemon::run(supervisor, listener)
+    daemon::run(
+        supervisor,
+        listener,
+        dvbgate_api::AppOptions {
+            data_dir: Some(data.clone()),
+            reboot: dvbgate_api::RebootAction::RestartPipelines,
+            ..Default::default()
+        },
+    )
 }
 
 /// The bundled multiplex: next to the sources in a checkout, or installed beside the binary.

@@ -50,5 +50,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     info!("HTTP API on http://{local}");
     println!("dvbgate: HTTP API listening on http://{local}");
-    daemon::run(supervisor, listener)
+    daemon::run(
+        supervisor,
+        listener,
+        dvbgate_api::AppOptions {
+            data_dir: Some(args.data.clone()),
+            reboot: dvbgate_api::RebootAction::Command(vec!["/sbin/reboot".into()]),
+            ..Default::default()
+        },
+    )
 }
