@@ -37,6 +37,9 @@ pub fn dvbgate() -> PathBuf {
 pub struct Daemon {
     child: Child,
     pub http: SocketAddr,
+    /// The administrator's API token (from the file the daemon names on stdout):
+    /// `get` and `send` authenticate with it.
+    pub token: Option<String>,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
 }
@@ -83,9 +86,11 @@ impl Daemon {
                     .and_then(|a| a.trim().parse::<SocketAddr>().ok())
             });
             if let Some(http) = found {
+                let token = api_token(&stdout.lock().expect("lines"));
                 return Daemon {
                     child,
                     http,
+                    token,
                     stdout,
                     stderr,
                 };
@@ -108,13 +113,24 @@ impl Daemon {
         format!("http://{}{path}", self.http)
     }
 
-    /// GET returning (status, JSON body).
+    /// GET as the administrator, returning (status, JSON body).
     pub fn get(&self, path: &str) -> (u16, Value) {
-        request("GET", &self.url(path), None)
+        request_as(self.token.as_deref(), "GET", &self.url(path), None)
     }
 
+    /// A request as the administrator.
     pub fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        request(method, &self.url(path), Some(body))
+        request_as(self.token.as_deref(), method, &self.url(path), Some(body))
+    }
+
+    /// The line the daemon printed that starts with `prefix` (e.g. `setup code: `), without
+    /// the prefix.
+    pub fn printed(&self, prefix: &str) -> Option<String> {
+        self.stdout
+            .lock()
+            .expect("lines")
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_string()))
     }
 
     /// Waits until every channel reports `live`; returns them.
@@ -189,24 +205,68 @@ fn collect_lines(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<S
     lines
 }
 
-/// A plain HTTP request; any status is returned, not turned into an error.
+/// The API token whose file the daemon named on stdout (`API token file: PATH`).
+fn api_token(stdout: &[String]) -> Option<String> {
+    let path = stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("API token file:"))?;
+    let token = std::fs::read_to_string(path.trim())
+        .unwrap_or_else(|e| panic!("the daemon's API token file {}: {e}", path.trim()));
+    Some(token.trim().to_string())
+}
+
+/// A plain HTTP request, without credentials; any status is returned, not turned into
+/// an error.
 pub fn request(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    try_request(method, url, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+    request_as(None, method, url, body)
+}
+
+/// A request with `Authorization: Bearer <token>` when a token is given.
+pub fn request_as(
+    token: Option<&str>,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    try_request_as(token, method, url, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
 /// Like [`request`], but a failed connection is an `Err` (the server may have been killed).
 pub fn try_request(method: &str, url: &str, body: Option<Value>) -> Result<(u16, Value), String> {
+    try_request_as(None, method, url, body)
+}
+
+/// Like [`request_as`], but a failed connection is an `Err`.
+pub fn try_request_as(
+    token: Option<&str>,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into();
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let auth = bearer.as_deref().unwrap_or("");
+    // ureq sends an empty header as given; only add it with a token.
+    macro_rules! with_auth {
+        ($builder:expr) => {{
+            let b = $builder;
+            if token.is_some() {
+                b.header("Authorization", auth)
+            } else {
+                b
+            }
+        }};
+    }
     let response = match (method, body) {
-        ("GET", _) => agent.get(url).call(),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("POST", Some(b)) => agent.post(url).send_json(b),
-        ("PATCH", Some(b)) => agent.patch(url).send_json(b),
-        ("PUT", Some(b)) => agent.put(url).send_json(b),
+        ("GET", _) => with_auth!(agent.get(url)).call(),
+        ("DELETE", _) => with_auth!(agent.delete(url)).call(),
+        ("POST", Some(b)) => with_auth!(agent.post(url)).send_json(b),
+        ("PATCH", Some(b)) => with_auth!(agent.patch(url)).send_json(b),
+        ("PUT", Some(b)) => with_auth!(agent.put(url)).send_json(b),
         (m, _) => panic!("unsupported request {m}"),
     };
     let mut response = response.map_err(|e| e.to_string())?;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::print_stderr)]
 
-use dvbgate_e2e::{Daemon, free_udp_port, try_request};
+use dvbgate_e2e::{Daemon, free_udp_port, try_request_as};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,12 +42,14 @@ fn acknowledged_changes_survive_sigkill() {
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
             let (stop, ack, base) = (Arc::clone(&stop), Arc::clone(&ack), daemon.url(""));
+            let token = daemon.token.clone();
             let first_service = service;
             std::thread::spawn(move || {
                 let mut n = first_service;
                 while !stop.load(Ordering::Relaxed) {
                     let name = format!("Channel {n}");
-                    let attempt = try_request(
+                    let attempt = try_request_as(
+                        token.as_deref(),
                         "POST",
                         &format!("{base}/api/v1/channels"),
                         Some(json!({"input_id": 1, "service_id": n, "name": name})),
@@ -61,7 +63,8 @@ fn acknowledged_changes_survive_sigkill() {
                     if n.is_multiple_of(4) {
                         let victim = ack.lock().unwrap().present.pop_first();
                         if let Some((v, name)) = victim {
-                            match try_request(
+                            match try_request_as(
+                                token.as_deref(),
                                 "DELETE",
                                 &format!("{base}/api/v1/channels/{v}"),
                                 None,

@@ -136,8 +136,15 @@ dvbgate_start() {
 
 dvbgate_stop() { bg_stop dvbgate; }
 
-# api_get PATH FILE: GET $API/PATH into FILE.
-api_get() { wget -q -O "$2" "$API$1"; }
+# api_token: the administrator's API token of the running daemon (the file it names in
+# dvbgate.log), or nothing.
+api_token() {
+    f=$(sed -n 's/^API token file: //p' dvbgate.log 2>/dev/null | tail -n1)
+    [ -n "$f" ] && [ -r "$f" ] && cat "$f"
+}
+
+# api_get PATH FILE: GET $API/PATH into FILE, as the administrator.
+api_get() { wget -q --header "Authorization: Bearer $(api_token)" -O "$2" "$API$1"; }
 
 # --- vidtv tuning files (dvbv5 channel format) --------------------------------------
 
@@ -297,7 +304,7 @@ DATA=/tmp/dvbgate-data
 # Prints the HTTP status.
 api_send() {
     curl -s -o "$4" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
-        --data "$3" "$API$2"
+        -H "Authorization: Bearer $(api_token)" --data "$3" "$API$2"
 }
 
 # json_field FILE KEY: the first "KEY": value in FILE (numbers and strings; enough here).
