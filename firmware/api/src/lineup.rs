@@ -1,7 +1,7 @@
 //! The lineup as TVs and media servers read it, open on the LAN like `/api/v1/channels`:
 //!
 //! - `GET /playlist/multicast.m3u`: the hotel TVs' channel map. `200`,
-//!   `Content-Type: audio/x-mpegurl`, UTF-8 without BOM:
+//!   `Content-Type: audio/x-mpegurl; charset=utf-8`, without BOM:
 //!   ```text
 //!   #EXTM3U url-tvg="http://H:P/epg.xml" x-tvg-url="http://H:P/epg.xml"
 //!   #EXTINF:-1 tvg-id="12.dvbgate" tvg-chno="1" tvg-name="BBC One" group-title="TV",BBC One
@@ -36,7 +36,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub(crate) const M3U_TYPE: &str = "audio/x-mpegurl";
+pub(crate) const M3U_TYPE: &str = "audio/x-mpegurl; charset=utf-8";
 pub(crate) const XML_TYPE: &str = "application/xml; charset=utf-8";
 /// How long the lineup read from the store is used.
 const LINEUP_TTL: Duration = Duration::from_secs(1);
