@@ -26,6 +26,8 @@ pub(crate) const NEXT_CHANNEL_ID_KEY: &str = "next_channel_id";
 pub(crate) const NEXT_USER_ID_KEY: &str = "next_user_id";
 pub(crate) const NEXT_CATEGORY_ID_KEY: &str = "next_category_id";
 pub(crate) const SETTINGS_KEY: &str = "settings";
+/// The administrator's password hash (PHC string, UTF-8) in `meta`.
+pub(crate) const ADMIN_PASSWORD_KEY: &str = "admin_password_hash";
 
 pub(crate) fn id_key(id: u32) -> [u8; 4] {
     id.to_be_bytes()

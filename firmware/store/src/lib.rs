@@ -9,7 +9,8 @@
 //! databases step by step (see the `migrate` module) and refuses newer ones.
 //!
 //! Layout (schema 4): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
-//! `next_user_id`, `next_category_id`, u32 big-endian), `settings` (`settings` →
+//! `next_user_id`, `next_category_id`, u32 big-endian; `admin_password_hash`, the
+//! administrator's argon2id PHC string, absent until one is set), `settings` (`settings` →
 //! JSON), `inputs` and `channels` (u32 BE id → JSON), `addresses` (canonical address
 //! string → u32 BE channel id), `numbers` (u16 BE channel number → u32 BE channel id),
 //! `scans` (u32 BE input id → JSON [`ScanRecord`]: what the last scan found on a DVB
@@ -21,6 +22,7 @@
 //! A scan is merged into the configuration by [`Store::merge_scan`]; the rules (what a
 //! rescan keeps, creates, moves and reports) are in the `merge` module.
 
+mod admin;
 mod categories;
 mod codec;
 mod error;
@@ -46,6 +48,9 @@ use std::sync::{Mutex, PoisonError};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
+pub use crate::admin::{
+    MAX_ADMIN_PASSWORD_CHARS, MIN_ADMIN_PASSWORD_CHARS, validate_admin_password,
+};
 pub use crate::categories::{
     CATEGORY_RADIO, CATEGORY_TV, Category, MAX_CATEGORY_NAME_CHARS, validate_category_name,
 };

@@ -312,8 +312,14 @@ fn argon2() -> Argon2<'static> {
 /// PHC string. Validates the password first.
 pub fn hash_password(password: &str) -> Result<String, StoreError> {
     validate_password(password)?;
+    hash_secret(password)
+}
+
+/// Hashes an already validated secret (an XC password or the administrator's) with
+/// argon2id and a fresh salt from the OS.
+pub(crate) fn hash_secret(secret: &str) -> Result<String, StoreError> {
     argon2()
-        .hash_password(password.as_bytes())
+        .hash_password(secret.as_bytes())
         .map(|hash| hash.to_string())
         .map_err(|error| match error {
             argon2::password_hash::Error::Crypto => StoreError::Random(error.to_string()),
