@@ -72,7 +72,7 @@ pub(crate) fn category_not_found(id: u32) -> StoreError {
 }
 
 /// Two names are the same category when they differ only by case ("news" is "News").
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 

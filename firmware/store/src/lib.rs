@@ -23,6 +23,7 @@
 //! rescan keeps, creates, moves and reports) are in the `merge` module.
 
 mod admin;
+mod backup;
 mod categories;
 mod codec;
 mod error;
@@ -51,6 +52,7 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 pub use crate::admin::{
     MAX_ADMIN_PASSWORD_CHARS, MIN_ADMIN_PASSWORD_CHARS, validate_admin_password,
 };
+pub use crate::backup::{BACKUP_FORMAT, Backup, MIN_BACKUP_SCHEMA, RestoreSummary};
 pub use crate::categories::{
     CATEGORY_RADIO, CATEGORY_TV, Category, MAX_CATEGORY_NAME_CHARS, validate_category_name,
 };
