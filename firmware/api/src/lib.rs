@@ -29,6 +29,7 @@ pub mod monitor;
 mod routes;
 mod server;
 mod streaming;
+mod web;
 mod xc;
 
 pub use app::{AppOptions, AppState, RebootAction};
