@@ -41,7 +41,7 @@ pub mod v2;
 #[doc(hidden)]
 pub mod v3;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -462,6 +462,99 @@ impl Store {
                 channels.insert(&id_key(id), encode_json(&channel))?;
                 Ok(channel.clone())
             })?)
+        })
+    }
+
+    /// Applies several channel patches as one change: all of them or none. The rules
+    /// (valid fields, existing input and category, unique numbers and addresses) are
+    /// checked on the result of every patch together, so that channels may trade
+    /// numbers or addresses (1 ↔ 2) in one call. Patches of the same id apply in order.
+    /// Returns the changed channels, in the order of their first patch.
+    pub fn update_channels(
+        &self,
+        patches: &[(u32, ChannelPatch)],
+    ) -> Result<Vec<ChannelConfig>, StoreError> {
+        self.write(|trees| {
+            let old: BTreeMap<u32, ChannelConfig> = self
+                .channels()?
+                .into_iter()
+                .map(|channel| (channel.id, channel))
+                .collect();
+            let mut new = old.clone();
+            let mut changed: Vec<u32> = Vec::new();
+            for (id, patch) in patches {
+                let channel = new.get_mut(id).ok_or_else(|| channel_not_found(*id))?;
+                patch.clone().apply(channel);
+                if !changed.contains(id) {
+                    changed.push(*id);
+                }
+            }
+            let input_ids: HashSet<u32> = self.inputs()?.iter().map(|input| input.id).collect();
+            for id in &changed {
+                let channel = &new[id];
+                let name = old[id].describe();
+                validate_channel(channel).map_err(|error| match error {
+                    StoreError::Invalid(message) => {
+                        StoreError::Invalid(format!("{name}: {message}"))
+                    }
+                    other => other,
+                })?;
+                if !input_ids.contains(&channel.input_id) {
+                    return Err(StoreError::NotFound(format!(
+                        "{name}: there is no input with id {}",
+                        channel.input_id
+                    )));
+                }
+                self.check_channel_category(channel)?;
+            }
+            // Unchanged channels first: when a changed one collides with one that did
+            // not move, the message names the one that holds the number or address.
+            let order = new
+                .keys()
+                .filter(|id| !changed.contains(id))
+                .chain(changed.iter());
+            let mut numbers: HashMap<u16, &ChannelConfig> = HashMap::new();
+            let mut addresses: HashMap<String, &ChannelConfig> = HashMap::new();
+            for id in order {
+                let channel = &new[id];
+                if let Some(holder) = numbers.insert(channel.number, channel) {
+                    return Err(StoreError::Conflict(format!(
+                        "channel number {} is already used by {}",
+                        channel.number,
+                        holder.describe()
+                    )));
+                }
+                let key = address_key(channel.output.address);
+                if let Some(holder) = addresses.insert(key.clone(), channel) {
+                    return Err(StoreError::Conflict(format!(
+                        "address {key} is already used by {}",
+                        holder.describe()
+                    )));
+                }
+            }
+            let all = (&trees.channels, &trees.addresses, &trees.numbers);
+            all.transaction(|(channels, addresses, numbers)| {
+                for id in &changed {
+                    if channels.get(id_key(*id))?.is_none() {
+                        return Err(channel_not_found(*id).abort());
+                    }
+                    let before = &old[id];
+                    release(numbers, &number_key(before.number), *id)?;
+                    release(
+                        addresses,
+                        address_key(before.output.address).as_bytes(),
+                        *id,
+                    )?;
+                }
+                for id in &changed {
+                    let channel = &new[id];
+                    claim_number(numbers, channels, channel)?;
+                    claim_address(addresses, channels, channel)?;
+                    channels.insert(&id_key(*id), encode_json(channel))?;
+                }
+                Ok(())
+            })?;
+            Ok(changed.iter().map(|id| new[id].clone()).collect())
         })
     }
 
