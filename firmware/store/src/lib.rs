@@ -40,6 +40,8 @@ pub mod v1;
 pub mod v2;
 #[doc(hidden)]
 pub mod v3;
+#[doc(hidden)]
+pub mod v4;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
