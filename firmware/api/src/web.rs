@@ -135,9 +135,18 @@ mod tests {
             header::ACCEPT_ENCODING,
             "gzip, deflate, br"
         )])));
-        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "br;q=1, GZIP;q=0.5")])));
-        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip;q=0")])));
-        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "identity")])));
+        assert!(accepts_gzip(&headers(&[(
+            header::ACCEPT_ENCODING,
+            "br;q=1, GZIP;q=0.5"
+        )])));
+        assert!(!accepts_gzip(&headers(&[(
+            header::ACCEPT_ENCODING,
+            "gzip;q=0"
+        )])));
+        assert!(!accepts_gzip(&headers(&[(
+            header::ACCEPT_ENCODING,
+            "identity"
+        )])));
         assert!(!accepts_gzip(&HeaderMap::new()));
     }
 
@@ -147,7 +156,10 @@ mod tests {
         assert!(none_match(&h, "\"a\""));
         assert!(none_match(&h, "\"b\""));
         assert!(!none_match(&h, "\"c\""));
-        assert!(none_match(&headers(&[(header::IF_NONE_MATCH, "*")]), "\"c\""));
+        assert!(none_match(
+            &headers(&[(header::IF_NONE_MATCH, "*")]),
+            "\"c\""
+        ));
         assert!(!none_match(&HeaderMap::new(), "\"a\""));
     }
 

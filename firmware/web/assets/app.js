@@ -43,6 +43,14 @@ function checkbox(label, checked, attrs = {}) {
   const input = h('input', { type: 'checkbox', id, checked, ...attrs });
   return [h('label', { class: 'inline', for: id }, input, label), input];
 }
+/** Copies each column's heading into its cells (data-label), for the phone layout. */
+function labelCells(table) {
+  const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => { if (names[i]) td.dataset.label = names[i]; });
+  }
+  return table;
+}
 const option = (value, text, selected) => h('option', { value, selected: selected ? true : undefined }, text);
 
 function fmtBitrate(bps) {
@@ -331,11 +339,13 @@ function sparkline(key, cls = '', label = '') {
   svg.setAttribute('aria-label', label ? `${label}, last hour` : 'last hour');
   if (s.length < 2) return svg;
   const now = s[s.length - 1][0];
-  const t0 = now - HOUR;
+  // A box up for less than an hour fills the width with what it has.
+  const t0 = Math.max(now - HOUR, s[0][0]);
+  const span = Math.max(1, now - t0);
   let min = Infinity, max = -Infinity;
   for (const [, v] of s) { min = Math.min(min, v); max = Math.max(max, v); }
   if (max - min < 1e-9) { max += 1; min -= 1; }
-  const pts = s.map(([t, v]) => `${(((t - t0) / HOUR) * w).toFixed(1)},${(ht - 2 - ((v - min) / (max - min)) * (ht - 4)).toFixed(1)}`);
+  const pts = s.filter((p) => p[0] >= t0).map(([t, v]) => `${(((t - t0) / span) * w).toFixed(1)},${(ht - 2 - ((v - min) / (max - min)) * (ht - 4)).toFixed(1)}`);
   const area = document.createElementNS(SVGNS, 'polygon');
   area.setAttribute('class', 'area');
   const firstX = pts[0].split(',')[0], lastX = pts[pts.length - 1].split(',')[0];
@@ -398,7 +408,7 @@ const STATUS_CLASS = { live: 'good', waiting: 'warn', on_demand: '', disabled: '
 const statusBadge = (s) => h('span', { class: `badge ${STATUS_CLASS[String(s).toLowerCase()] ?? 'warn'}` }, String(s || '–').replace(/_/g, ' '));
 
 function inputsTable(inputs) {
-  return h('div', { class: 'scroll' }, h('table', {},
+  return h('div', { class: 'scroll' }, labelCells(h('table', { class: 'cards' },
     h('thead', {}, h('tr', {}, ['Input', 'State', 'Bitrate', 'Last hour', 'Packets', 'CC', 'TEI', 'CRC', 'Error'].map((c, i) => h('th', { class: i >= 2 && i !== 3 && i < 8 ? 'num' : '' }, c)))),
     h('tbody', {}, inputs.map((i) => h('tr', {},
       h('td', {}, h('div', {}, i.name), h('div', { class: 'muted small mono' }, i.url)),
@@ -409,11 +419,11 @@ function inputsTable(inputs) {
       h('td', { class: 'num' }, i.cc_errors ?? 0),
       h('td', { class: 'num' }, i.tei_errors ?? 0),
       h('td', { class: 'num' }, i.crc_errors ?? 0),
-      h('td', { class: 'small' }, i.error || ''))))));
+      h('td', { class: 'small' }, i.error || '')))))));
 }
 
 function channelsTable(channels) {
-  return h('div', { class: 'scroll' }, h('table', { id: 'live-channels' },
+  return h('div', { class: 'scroll' }, labelCells(h('table', { id: 'live-channels', class: 'cards' },
     h('thead', {}, h('tr', {}, ['No.', 'Channel', 'Status', 'Bitrate', 'Last hour', 'Multicast', 'HLS', 'HTTP'].map((c, i) => h('th', { class: [0, 3, 6, 7].includes(i) ? 'num' : '' }, c)))),
     h('tbody', {}, channels.map((c) => h('tr', { 'data-number': c.number },
       h('td', { class: 'num' }, c.number),
@@ -423,7 +433,7 @@ function channelsTable(channels) {
       h('td', {}, sparkline(`c:${c.number}:bitrate_bps`, 'small', `${c.name} bitrate`)),
       h('td', { class: 'mono small' }, c.multicast || '–'),
       h('td', { class: 'num' }, c.hls_viewers ?? 0),
-      h('td', { class: 'num' }, c.http_viewers ?? 0))))));
+      h('td', { class: 'num' }, c.http_viewers ?? 0)))))));
 }
 
 /** Live figures from the plain views, for a daemon without /api/v1/live. */
@@ -451,7 +461,7 @@ async function pageDashboard(main) {
   const inputsBox = h('section', { class: 'card' }, h('h2', {}, 'Inputs'));
   const channelsBox = h('section', { class: 'card' }, h('h2', {}, 'Channels'));
   const summary = h('p', { class: 'muted', id: 'dash-summary' }, 'Waiting for live figures…');
-  main.append(h('div', { class: 'between' }, h('h1', {}, 'Dashboard'), summary), tunersBox, inputsBox, channelsBox);
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, 'Dashboard'), summary), tunersBox, inputsBox, channelsBox);
   await loadHistory();
   let last = null;
   let closed = false;
@@ -575,6 +585,7 @@ async function pageScan(main) {
   const [wNit, nit] = checkbox('Follow the network table (NIT) to find the other multiplexes', true);
   const startMsg = messageBox();
   const startBtn = h('button', { type: 'button' }, 'Start scan');
+  wizard.classList.add('form-width');
   wizard.append(h('h2', {}, '1. What to scan'), wSys, h('div', { role: 'radiogroup', 'aria-label': 'Source of tunings' }, rFile, rHand), fileBox, handBox, wNit, startMsg, h('div', { class: 'actions' }, startBtn));
 
   const MODS = { 'dvb-t': ['qpsk', 'qam16', 'qam64'], 'dvb-t2': ['qpsk', 'qam16', 'qam64', 'qam256'], 'dvb-c': ['qam64', 'qam128', 'qam256', 'qam16', 'qam32'], 'dvb-s': ['qpsk'], 'dvb-s2': ['qpsk', '8psk', '16apsk', '32apsk'], atsc: ['8vsb', '16vsb'] };
@@ -710,7 +721,7 @@ async function pageChannels(main) {
   const allBox = h('input', { type: 'checkbox', id: 'sel-all', 'aria-label': 'Select all channels' });
   allBox.addEventListener('change', () => { for (const c of channels) { if (allBox.checked) selected.add(c.number); else selected.delete(c.number); } draw(); });
 
-  const table = h('table', { id: 'channels-table' }, h('thead', {}, h('tr', {},
+  const table = h('table', { id: 'channels-table', class: 'cards' }, h('thead', {}, h('tr', {},
     h('th', {}, allBox), h('th', {}, 'On'), h('th', {}, 'No.'), h('th', {}, 'Name'), hasCategory ? h('th', {}, 'Category') : null,
     h('th', {}, 'Multicast address'), h('th', {}, 'Port'), h('th', {}, 'Protocol'), h('th', {}, 'Multicast'), h('th', {}, 'HLS'),
     h('th', {}, 'Status'), h('th', {}, ''))), tbody);
@@ -786,11 +797,11 @@ async function pageChannels(main) {
     return [tr, errTr];
   };
   const updateCount = () => { count.textContent = selected.size ? `${selected.size} selected` : 'None selected'; };
-  const draw = () => { tbody.replaceChildren(...channels.flatMap(row)); updateCount(); allBox.checked = channels.length > 0 && channels.every((c) => selected.has(c.number)); };
+  const draw = () => { tbody.replaceChildren(...channels.flatMap(row)); labelCells(table); updateCount(); allBox.checked = channels.length > 0 && channels.every((c) => selected.has(c.number)); };
   const reload = async () => { channels = await get('/api/v1/channels'); draw(); };
 
   main.append(
-    h('div', { class: 'between' }, h('h1', {}, 'Channels'), h('div', { class: 'actions' },
+    h('div', { class: 'page-head' }, h('h1', {}, 'Channels'), h('div', { class: 'actions' },
       h('a', { class: 'button ghost', href: '/playlist/multicast.m3u', download: 'dvbgate-multicast.m3u', id: 'export-m3u' }, 'Export M3U'),
       h('a', { class: 'button ghost', href: '/playlist/multicast.csv', download: 'dvbgate-multicast.csv', id: 'export-csv' }, 'Export CSV'))),
     h('section', { class: 'card', 'aria-label': 'Selected channels' },
@@ -820,7 +831,7 @@ async function pageUsers(main) {
   main.append(h('h1', {}, 'Users'), h('p', { class: 'muted' }, 'Accounts for the TV apps (Xtream-Codes logins).'), listBox, formBox);
   const now = () => Date.now() / 1000;
   const draw = () => {
-    listBox.replaceChildren(h('h2', {}, `${users.length} accounts`), h('div', { class: 'scroll' }, h('table', {},
+    listBox.replaceChildren(h('h2', {}, users.length === 1 ? '1 account' : `${users.length} accounts`), h('div', { class: 'scroll' }, h('table', {},
       h('thead', {}, h('tr', {}, ['User', 'State', 'Expires', 'Max conn.', 'Categories', 'Note', ''].map((c) => h('th', {}, c)))),
       h('tbody', {}, users.map((u) => h('tr', {},
         h('td', {}, u.username),
@@ -990,7 +1001,7 @@ function pageLogs(main) {
   const tbody = h('tbody');
   const box = h('div', { class: 'logs card', tabindex: 0, 'aria-label': 'Log lines' }, h('table', {}, tbody));
   const status = h('span', { class: 'muted small' });
-  main.append(h('div', { class: 'between' }, h('h1', {}, 'Log'), h('div', { class: 'row' }, wLevel, wFollow, status)), box);
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, 'Log'), h('div', { class: 'row' }, wLevel, wFollow, status)), box);
   let after = null;
   let timer = null;
   let stopped = false;
@@ -1008,7 +1019,9 @@ function pageLogs(main) {
       }
       while (tbody.children.length > 2000) tbody.firstChild.remove();
       after = r.next ?? after;
-      status.textContent = `${tbody.children.length} lines${r.dropped ? ` (${r.dropped} older dropped)` : ''}`;
+      if (!tbody.children.length) tbody.append(h('tr', { class: 'empty' }, h('td', { class: 'muted' }, 'No log lines yet.')));
+      else if (tbody.children.length > 1) tbody.querySelector('tr.empty')?.remove();
+      status.textContent = `${tbody.querySelectorAll('tr:not(.empty)').length} lines${r.dropped ? ` (${r.dropped} older dropped)` : ''}`;
       if (atBottom) box.scrollTop = box.scrollHeight;
     } catch (e) { status.textContent = e.message; }
     if (follow.checked) timer = setTimeout(fetchLines, 2000);

@@ -140,7 +140,12 @@ mod tests {
         use std::io::Read;
         let js = asset("app.js").expect("app.js");
         let z = js.gzip.as_ref().expect("javascript compresses");
-        assert!(z.len() < js.bytes.len() / 2, "{} of {}", z.len(), js.bytes.len());
+        assert!(
+            z.len() < js.bytes.len() / 2,
+            "{} of {}",
+            z.len(),
+            js.bytes.len()
+        );
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&z[..])
             .read_to_end(&mut out)
@@ -163,7 +168,10 @@ mod tests {
             let tag_end = script.find('>').expect("closed tag");
             assert!(script[..tag_end].contains("src="), "inline <script>");
         }
-        assert!(!lower.contains("http://") && !lower.contains("https://"), "external URL");
+        assert!(
+            !lower.contains("http://") && !lower.contains("https://"),
+            "external URL"
+        );
     }
 
     #[test]

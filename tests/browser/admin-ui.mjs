@@ -1,0 +1,341 @@
+#!/usr/bin/env node
+// Drives dvbgate's web page in Debian's headless Chromium the way a technician would on a
+// box at first boot, and saves a screenshot of every page.
+//
+//   node admin-ui.mjs --url http://127.0.0.1:PORT/ --setup-code XXXX-XXXX-XXXX \
+//        --new-address 239.255.114.200 --artefacts DIR
+//
+// The walk: set the administrator password with the setup code; log out; a wrong
+// password is refused with a message; log in; the dashboard lists the demo's channels
+// with a live bitrate above zero; channel 2 gets the multicast group --new-address (same
+// port) and keeps it; channel 3 asking for the same address is refused and the server's
+// message is shown beside its row; the M3U export (a download) carries the new
+// `udp://@` address; a backup is downloaded; channel 1 is renamed; the backup is restored
+// and the name is back; every page is opened (no script error, no CSP violation), desktop
+// 1280x800, and the dashboard and channels at 390x844 (a phone).
+//
+// One JSON line goes to stdout: {ok, reason?, steps: [{step, ms}], password, m3u_line,
+// screenshots: [...], console_errors, page_errors}. Exit code:
+//   0  every step passed
+//   1  a step failed ("reason" says which and why)
+//   2  the browser could not be started (reason on stderr, nothing on stdout)
+//   64 bad arguments
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+const EXIT_FAIL = 1;
+const EXIT_NO_BROWSER = 2;
+const EXIT_USAGE = 64;
+const STEP_TIMEOUT_MS = 20_000;
+/** The administrator password the walk sets (8+ characters, as the box requires). */
+const PASSWORD = 'hotel-technician-2026';
+const RENAMED = 'Renamed by the browser test';
+const PAGES = ['dashboard', 'scan', 'channels', 'users', 'network', 'epg', 'backup', 'logs', 'system'];
+
+function parseArgs(argv) {
+    const out = {};
+    for (let i = 0; i < argv.length; i += 2) {
+        const key = argv[i];
+        const value = argv[i + 1];
+        if (!key?.startsWith('--') || value === undefined) throw new Error(`bad argument ${key}`);
+        out[key.slice(2)] = value;
+    }
+    for (const k of ['url', 'setup-code', 'new-address', 'artefacts']) {
+        if (!out[k]) throw new Error(`--${k} is required`);
+    }
+    return out;
+}
+
+let args;
+try {
+    args = parseArgs(process.argv.slice(2));
+} catch (err) {
+    process.stderr.write(
+        `admin-ui: ${err.message}\nusage: admin-ui.mjs --url URL --setup-code CODE --new-address GROUP --artefacts DIR\n`,
+    );
+    process.exit(EXIT_USAGE);
+}
+
+let launchBrowser;
+try {
+    ({ launchBrowser } = await import('./lib/launch.mjs'));
+} catch (err) {
+    process.stderr.write(`admin-ui: playwright-core is not installed (${err.message})\n`);
+    process.exit(EXIT_NO_BROWSER);
+}
+
+let session;
+try {
+    session = await launchBrowser({ viewport: { width: 1280, height: 800 } });
+} catch (err) {
+    process.stderr.write(`admin-ui: ${err.message}\n`);
+    process.exit(EXIT_NO_BROWSER);
+}
+
+const base = args.url.endsWith('/') ? args.url : `${args.url}/`;
+const dir = args.artefacts;
+fs.mkdirSync(dir, { recursive: true });
+const { page, context } = session;
+page.setDefaultTimeout(STEP_TIMEOUT_MS);
+const steps = [];
+const screenshots = [];
+const result = { ok: false, password: PASSWORD, steps, screenshots };
+
+async function step(name, fn) {
+    const t0 = performance.now();
+    try {
+        await fn();
+    } catch (err) {
+        throw new Error(`${name}: ${String(err?.message ?? err).split('\n')[0]}`, { cause: err });
+    }
+    steps.push({ step: name, ms: Math.round(performance.now() - t0) });
+}
+
+async function shot(name, fullPage = true) {
+    // Let the fonts and the last layout settle; animations are short.
+    await page.waitForTimeout(300);
+    const file = path.join(dir, `${name}.png`);
+    await page.screenshot({ path: file, fullPage });
+    screenshots.push(file);
+}
+
+async function open(hash) {
+    await page.goto(`${base}#/${hash}`);
+    await page.waitForFunction((h) => location.hash === `#/${h}`, hash);
+}
+
+/** The visible text of the first element matching `selector` that matches `re`. */
+async function waitText(selector, re, what) {
+    const loc = page.locator(selector).filter({ hasText: re }).first();
+    await loc.waitFor({ state: 'visible' }).catch(() => {
+        throw new Error(`${what}: no ${selector} showing ${re}`);
+    });
+    return loc.innerText();
+}
+
+/** The channels as the API has them, with the page's own cookie. */
+async function apiChannels() {
+    const r = await page.request.get(`${base}api/v1/channels`);
+    if (!r.ok()) throw new Error(`GET /api/v1/channels: ${r.status()}`);
+    return r.json();
+}
+
+function row(number) {
+    return page.locator(`#channels-table tr[data-number="${number}"]`);
+}
+
+async function saveRow(number) {
+    await row(number).getByRole('button', { name: 'Save' }).click();
+}
+
+try {
+    await step('first boot: the page asks for the setup code', async () => {
+        await page.goto(base);
+        await page.waitForFunction(() => location.hash === '#/setup');
+        await page.getByLabel('Setup code').waitFor();
+        await shot('setup');
+    });
+
+    await step('a wrong setup code is refused', async () => {
+        await page.getByLabel('Setup code').fill('AAAA-AAAA-AAAA');
+        await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
+        await page.getByLabel('New password again').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Set password' }).click();
+        await waitText('.msg.error', /Wrong setup code|Too many/, 'setup');
+    });
+
+    await step('the setup code sets the password and logs in', async () => {
+        await page.getByLabel('Setup code').fill(args['setup-code'].toLowerCase());
+        await page.getByRole('button', { name: 'Set password' }).click();
+        await page.waitForFunction(() => location.hash === '#/dashboard');
+        await page.locator('#logout').waitFor({ state: 'visible' });
+    });
+
+    await step('log out', async () => {
+        await page.locator('#logout').click();
+        await page.waitForFunction(() => location.hash === '#/login');
+        await page.getByLabel('Password').waitFor();
+        const r = await page.request.get(`${base}api/v1/settings`);
+        if (r.status() !== 401) throw new Error(`after logout GET /api/v1/settings answered ${r.status()}`);
+    });
+
+    await step('a wrong password is refused with a message', async () => {
+        await page.getByLabel('Password').fill('not-the-password');
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await waitText('.msg.error', /Wrong password/, 'login');
+        await shot('login-wrong-password');
+    });
+
+    await step('log in', async () => {
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForFunction(() => location.hash === '#/dashboard');
+    });
+
+    await step("the dashboard shows the demo's channels with a live bitrate", async () => {
+        const expected = (await apiChannels()).length;
+        if (expected < 4) throw new Error(`the demo has ${expected} channels, expected at least 4`);
+        await page.waitForFunction((n) => {
+            const rows = [...document.querySelectorAll('#live-channels tbody tr')];
+            return (
+                rows.length === n &&
+                rows.every((r) => {
+                    const t = r.querySelector('.bitrate')?.textContent ?? '';
+                    return /[1-9]/.test(t) && !/^0 /.test(t);
+                })
+            );
+        }, expected);
+        result.dashboard_bitrates = await page.$$eval('#live-channels tbody tr .bitrate', (c) => c.map((x) => x.textContent));
+        // A few more seconds of live points for the sparklines in the screenshot.
+        await page.waitForTimeout(3000);
+        await shot('dashboard');
+    });
+
+    let port;
+    await step("channel 2's multicast address is changed and saved", async () => {
+        await open('channels');
+        await row(2).waitFor();
+        const before = (await apiChannels()).find((c) => c.number === 2);
+        port = before.output.address.split(':').pop();
+        await row(2).getByLabel('Multicast address of channel 2').fill(args['new-address']);
+        await saveRow(2);
+        await waitText('#toast', /Channel 2 saved/, 'save');
+        const after = (await apiChannels()).find((c) => c.number === 2);
+        if (after.output.address !== `${args['new-address']}:${port}`) {
+            throw new Error(`the API says channel 2 is at ${after.output.address}`);
+        }
+        const shown = await row(2).getByLabel('Multicast address of channel 2').inputValue();
+        if (shown !== args['new-address']) throw new Error(`the row shows ${shown}`);
+    });
+
+    await step('the same address for channel 3 is refused with the message', async () => {
+        await row(3).getByLabel('Multicast address of channel 3').fill(args['new-address']);
+        await row(3).getByLabel('Port of channel 3').fill(port);
+        await saveRow(3);
+        const text = await waitText('#channels-table tr.error-row .msg.error', /already used/, 'refusal');
+        if (!text.includes(`${args['new-address']}:${port}`) || !/channel 2\b/.test(text)) {
+            throw new Error(`the message does not name the address and channel 2: ${text}`);
+        }
+        result.refusal = text;
+        const ch3 = (await apiChannels()).find((c) => c.number === 3);
+        if (ch3.output.address === `${args['new-address']}:${port}`) throw new Error('channel 3 took the address');
+        await shot('channels-refused');
+    });
+
+    await step('the M3U export carries the new address', async () => {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-m3u').click()]);
+        const file = path.join(dir, 'multicast.m3u');
+        await download.saveAs(file);
+        const text = fs.readFileSync(file, 'utf8');
+        const want = `udp://@${args['new-address']}:${port}`;
+        const line = text.split('\n').find((l) => l.includes(want));
+        if (!line) throw new Error(`${want} is not in the playlist:\n${text}`);
+        if (!text.startsWith('#EXTM3U')) throw new Error('not an M3U');
+        result.m3u_line = line.trim();
+    });
+
+    let backupFile;
+    let originalName;
+    await step('a backup is downloaded', async () => {
+        await open('backup');
+        const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#backup-download').click()]);
+        backupFile = path.join(dir, 'backup.json');
+        await download.saveAs(backupFile);
+        const backup = JSON.parse(fs.readFileSync(backupFile, 'utf8'));
+        if (backup.format !== 'dvbgate-backup') throw new Error(`format ${backup.format}`);
+        result.backup_name = download.suggestedFilename();
+        originalName = (await apiChannels()).find((c) => c.number === 1).name;
+    });
+
+    await step('a change after the backup (channel 1 renamed)', async () => {
+        await open('channels');
+        await row(1).getByLabel('Name of channel 1').fill(RENAMED);
+        await saveRow(1);
+        await waitText('#toast', /Channel 1 saved/, 'rename');
+        const now = (await apiChannels()).find((c) => c.number === 1).name;
+        if (now !== RENAMED) throw new Error(`the API says ${now}`);
+    });
+
+    await step('the restore undoes the change', async () => {
+        await open('backup');
+        await page.getByLabel('Backup file').setInputFiles(backupFile);
+        await page.locator('#restore').click();
+        const text = await waitText('.msg', /Restored|error|invalid|wrong/i, 'restore');
+        if (!/^Restored/.test(text)) throw new Error(`restore: ${text}`);
+        result.restore = text;
+        await shot('backup-restored');
+        const chs = await apiChannels();
+        const c1 = chs.find((c) => c.number === 1);
+        if (c1.name !== originalName) throw new Error(`channel 1 is called ${c1.name}, not ${originalName}`);
+        const c2 = chs.find((c) => c.number === 2);
+        if (c2.output.address !== `${args['new-address']}:${port}`) throw new Error(`channel 2 is at ${c2.output.address}`);
+    });
+
+    await step('every page opens (desktop)', async () => {
+        for (const name of PAGES) {
+            await open(name);
+            await page.locator('main h1').first().waitFor();
+            // Pages that load figures show them within a second or two.
+            await page.waitForTimeout(name === 'dashboard' ? 2500 : 800);
+            const error = await page.locator('main > .msg.error').count();
+            if (error) throw new Error(`${name}: ${await page.locator('main > .msg.error').first().innerText()}`);
+            await shot(`desktop-${name}`);
+        }
+    });
+
+    await step('dashboard and channels on a phone (390x844)', async () => {
+        // A phone's context (touch, overlay scroll bars, the viewport meta tag honoured)
+        // with this session's cookie.
+        const phone = await session.browser.newContext({
+            storageState: await context.storageState(),
+            viewport: { width: 390, height: 844 },
+            isMobile: true,
+            hasTouch: true,
+        });
+        try {
+            const p = await phone.newPage();
+            p.on('pageerror', (err) => session.pageErrors.push(String(err?.message ?? err)));
+            p.on('console', (m) => session.consoleMessages.push({ type: m.type(), text: m.text(), url: m.location().url }));
+            for (const name of ['dashboard', 'channels']) {
+                await p.goto(`${base}#/${name}`);
+                await p.locator('main h1').first().waitFor();
+                await p.waitForTimeout(name === 'dashboard' ? 2500 : 800);
+                // Nothing may widen the page itself: rows turn into cards.
+                const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+                if (overflow > 1) throw new Error(`${name} is ${overflow} px wider than the phone`);
+                const file = path.join(dir, `phone-${name}.png`);
+                await p.screenshot({ path: file, fullPage: true });
+                screenshots.push(file);
+            }
+        } finally {
+            await phone.close();
+        }
+    });
+
+    await step('no script error and no CSP violation', async () => {
+        const bad = session.consoleMessages.filter(
+            (m) => m.type === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text),
+        );
+        result.console_errors = bad;
+        result.page_errors = session.pageErrors;
+        if (session.pageErrors.length) throw new Error(`page errors: ${session.pageErrors.join(' | ')}`);
+        if (bad.length) throw new Error(`console errors: ${bad.map((m) => m.text).join(' | ')}`);
+    });
+
+    result.ok = true;
+} catch (err) {
+    result.reason = err.message;
+    result.console_errors ??= session.consoleMessages.filter((m) => m.type === 'error');
+    result.page_errors ??= session.pageErrors;
+    try {
+        await shot('failure');
+    } catch {
+        // the page is gone
+    }
+} finally {
+    await context.close().catch(() => {});
+    await session.close();
+}
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(result.ok ? 0 : EXIT_FAIL);
