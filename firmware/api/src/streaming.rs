@@ -94,10 +94,22 @@ async fn no_picture(app: &AppState, number: u16) -> Response {
 pub(crate) async fn hls(
     State(app): State<Arc<AppState>>,
     Path((number, file)): Path<(String, String)>,
-    request_headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Response {
     let Ok(number) = channel_number(&number) else {
         return not_found().into_response();
+    };
+    let request_headers = request.headers();
+    // For the monitor's count of HLS viewers: who fetched what, lately.
+    let viewer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let seen = |stream: &ChannelStream| {
+        if let Some(ip) = viewer {
+            app.monitor
+                .hls_fetched(number, ip, stream.options().segment.target);
+        }
     };
     match file.as_str() {
         "index.m3u8" | "live.m3u8" => {
@@ -106,6 +118,7 @@ pub(crate) async fn hls(
                 Err(response) => return response,
             };
             stream.touch();
+            seen(&stream);
             let text = if file == "index.m3u8" {
                 stream
                     .master_playlist("live.m3u8")
@@ -114,7 +127,7 @@ pub(crate) async fn hls(
                 stream.media_playlist()
             };
             match text {
-                Some(text) => playlist_response(text, &request_headers),
+                Some(text) => playlist_response(text, request_headers),
                 None => unavailable(format!("{} has no segment yet", stream.label())),
             }
         }
@@ -135,7 +148,8 @@ pub(crate) async fn hls(
             stream.touch();
             match stream.segment(sequence) {
                 Some(data) => {
-                    segment_response(data, stream.segment_etag(sequence), &request_headers)
+                    seen(&stream);
+                    segment_response(data, stream.segment_etag(sequence), request_headers)
                 }
                 None => not_found().into_response(),
             }

@@ -241,23 +241,29 @@ impl XcState {
         username: Option<&str>,
         password: Option<&str>,
     ) -> Result<Login, ApiError> {
+        use crate::monitor::XcLogin;
+        let count = |outcome| app.monitor.count_xc_login(outcome);
         let now = Instant::now();
         if let Some(wait) = self.throttle.refused(ip, now) {
+            count(XcLogin::Throttled);
             return Ok(Login::Throttled(wait));
         }
         let (Some(username), Some(password)) = (
             username.filter(|u| !u.is_empty()),
             password.filter(|p| !p.is_empty()),
         ) else {
+            count(XcLogin::MissingCredentials);
             return Ok(Login::Failed);
         };
         if !plausible_credential(username) || !plausible_credential(password) {
             self.throttle.failed(ip, now);
+            count(XcLogin::Malformed);
             return Ok(Login::Failed);
         }
         let key = username.to_ascii_lowercase();
         let Some(user) = self.users(app).await?.get(&key).cloned() else {
             self.throttle.failed(ip, now);
+            count(XcLogin::UnknownUser);
             return Ok(Login::Failed);
         };
         let verified = if self.verified.check(&key, &user.password_hash, password) {
@@ -271,6 +277,7 @@ impl XcState {
             })?;
             // Failures of this address's other requests may have come in meanwhile.
             if let Some(wait) = self.throttle.refused(ip, Instant::now()) {
+                count(XcLogin::Throttled);
                 return Ok(Login::Throttled(wait));
             }
             let (hash, typed) = (user.password_hash.clone(), password.to_owned());
@@ -282,12 +289,19 @@ impl XcState {
         };
         if !verified {
             self.throttle.failed(ip, now);
+            count(XcLogin::WrongPassword);
             return Ok(Login::Failed);
         }
         self.throttle.succeeded(ip);
         match user.status(dvbgate_control::epg::now_unix()) {
-            UserStatus::Active => Ok(Login::Ok(user)),
-            other => Ok(Login::Inactive(user, other)),
+            UserStatus::Active => {
+                count(XcLogin::Ok);
+                Ok(Login::Ok(user))
+            }
+            other => {
+                count(XcLogin::Inactive);
+                Ok(Login::Inactive(user, other))
+            }
         }
     }
 
