@@ -1,5 +1,6 @@
 # Real Xtream-Codes clients and the XMLTV validator for dvbgate's tests (tests/xc-clients,
-# tests/tests/xc.rs): the npm @iptv/xtream-api, PyPI pyxtream and m3u-ipytv in a venv,
+# tests/tests/xc.rs): the npm @iptv/xtream-api, PyPI pyxtream and m3u-ipytv in a venv
+# (with PyPI prometheus_client, whose parser judges /metrics in tests/tests/metrics.rs),
 # Debian's xmltv-util (tv_validate_file) and libxml2-utils (xmllint), and wrk for
 # scripts/bench-xc. Sourced, not run:
 #
