@@ -421,3 +421,42 @@ fn factory_reset_then_tuner_and_scan_calls_work() {
     assert_eq!(store.inputs().expect("inputs")[0].id, 1);
     store.verify().expect("consistent");
 }
+
+#[test]
+fn a_schema_4_backup_restores_with_hls_on() {
+    let (_temp, _dir, store) = populated();
+    let sport = store.channel_by_number(7).expect("read").expect("sport");
+    store
+        .update_channel(
+            sport.id,
+            crate::ChannelPatch {
+                hls: Some(false),
+                ..crate::ChannelPatch::default()
+            },
+        )
+        .expect("HLS off");
+    // Schema 5 keeps the flag through a backup.
+    let current = store.backup().expect("backup");
+    assert_eq!(current.schema, 5);
+    store.restore(&current).expect("restore");
+    assert!(!store.channel(sport.id).expect("read").expect("kept").hls);
+
+    // A schema-4 backup has no `hls` in its channels: they are all offered over HLS.
+    let mut json = serde_json::to_value(&current).expect("json");
+    json["schema"] = 4.into();
+    for channel in json["channels"].as_array_mut().expect("channels") {
+        assert!(
+            channel
+                .as_object_mut()
+                .expect("channel")
+                .remove("hls")
+                .is_some()
+        );
+    }
+    let old: Backup = serde_json::from_value(json).expect("a schema-4 backup parses");
+    let summary = store.restore(&old).expect("restore");
+    assert_eq!(summary.channels, current.channels.len());
+    let channels = store.channels().expect("channels");
+    assert!(channels.iter().all(|c| c.hls), "{channels:?}");
+    store.verify().expect("consistent");
+}

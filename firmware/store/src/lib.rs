@@ -8,7 +8,7 @@
 //! transactions. The layout carries a schema version; [`Store::open`] upgrades older
 //! databases step by step (see the `migrate` module) and refuses newer ones.
 //!
-//! Layout (schema 4): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
+//! Layout (schema 5): `meta` (`schema_version`, `next_input_id`, `next_channel_id`,
 //! `next_user_id`, `next_category_id`, u32 big-endian; `admin_password_hash`, the
 //! administrator's argon2id PHC string, absent until one is set), `settings` (`settings` →
 //! JSON), `inputs` and `channels` (u32 BE id → JSON), `addresses` (canonical address

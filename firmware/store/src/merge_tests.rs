@@ -108,6 +108,7 @@ fn channel(id: u32, input_id: u32, service_id: u16, number: u16, name: &str) -> 
         category_id: None,
         xmltv_id: None,
         created_at: 0,
+        hls: true,
     }
 }
 

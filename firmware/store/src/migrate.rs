@@ -22,6 +22,9 @@
 //!   `next_user_id` and `next_category_id`. Channels gained `category_id`, `xmltv_id`
 //!   and `created_at`, the settings `epg`: all read from older records as their serde
 //!   defaults, so the step rewrites no record.
+//! - v5: channels gained `hls` (offered over HLS or not), read from older records as
+//!   true; the administrator password may sit in `meta` (absent until set). The step
+//!   only bumps the version: no record is rewritten.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -46,12 +49,12 @@ use crate::model::{
 use crate::pool::{Ipv4Cidr, lowest_free_address, lowest_free_number};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 type Step = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `STEPS[i]` migrates schema `i + 1` to `i + 2`.
-const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2, v2_to_v3, v3_to_v4];
+const STEPS: [Step; (SCHEMA_VERSION - 1) as usize] = [v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
 
 /// Brings the freshly opened database to [`SCHEMA_VERSION`]: initialises an empty
 /// one, migrates an older one, refuses a newer one. Returns the version.
@@ -374,6 +377,28 @@ pub(crate) fn v3_to_v4(db: &sled::Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// v4 → v5: nothing to rewrite (channels read `hls` as true, and the administrator
+/// password is absent until set); only the version changes, in a transaction that
+/// checks it is still 4.
+pub(crate) fn v4_to_v5(db: &sled::Db) -> Result<(), StoreError> {
+    let meta = db.open_tree(META)?;
+    meta.transaction(|meta| {
+        let version = meta.get(SCHEMA_VERSION_KEY)?;
+        if version.as_deref() != Some(&4u32.to_be_bytes()[..]) {
+            return Err(StoreError::Corrupt(format!(
+                "the v4→v5 migration found schema_version {version:02x?} instead of 4"
+            ))
+            .abort());
+        }
+        meta.insert(SCHEMA_VERSION_KEY, &5u32.to_be_bytes())?;
+        Ok(())
+    })
+    .map_err(StoreError::from)?;
+    db.flush()?;
+    info!("configuration migrated to schema 5");
+    Ok(())
+}
+
 fn convert_settings(old: V1Settings) -> Settings {
     let defaults = Settings::default();
     let pool = old.pool.parse::<Ipv4Cidr>().unwrap_or_else(|error| {
@@ -458,6 +483,7 @@ fn convert_channels(
             category_id: None,
             xmltv_id: None,
             created_at: 0,
+            hls: true,
         });
     }
 

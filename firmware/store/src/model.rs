@@ -192,6 +192,11 @@ pub struct ChannelConfig {
     /// store recorded it.
     #[serde(default)]
     pub created_at: i64,
+    /// Whether the channel is offered over HLS (`/hls/N/…`). Off, no segmenter runs
+    /// for it and its HLS URLs answer 404; multicast and HTTP TS are not affected.
+    /// Default true; records written before schema 5 read as true.
+    #[serde(default = "default_true")]
+    pub hls: bool,
 }
 
 impl ChannelConfig {
@@ -314,6 +319,9 @@ pub struct NewChannel {
     /// See [`ChannelConfig::xmltv_id`]. Default None.
     #[serde(default)]
     pub xmltv_id: Option<String>,
+    /// See [`ChannelConfig::hls`]. Default true.
+    #[serde(default = "default_true")]
+    pub hls: bool,
 }
 
 /// Input 0, service 0, empty name: not a valid request by itself, but the base of
@@ -343,6 +351,7 @@ impl NewChannel {
             interface: None,
             category_id: None,
             xmltv_id: None,
+            hls: true,
         }
     }
 
@@ -367,6 +376,7 @@ impl NewChannel {
             category_id: self.category_id,
             xmltv_id: self.xmltv_id,
             created_at: unix_now(),
+            hls: self.hls,
         }
     }
 }
@@ -424,6 +434,7 @@ pub struct ChannelPatch {
     /// `Some(None)` (JSON `null`) drops the XMLTV guide.
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub xmltv_id: Option<Option<String>>,
+    pub hls: Option<bool>,
 }
 
 impl ChannelPatch {
@@ -444,6 +455,7 @@ impl ChannelPatch {
             interface,
             category_id,
             xmltv_id,
+            hls,
         } = self;
         set(&mut channel.input_id, input_id);
         set(&mut channel.service_id, service_id);
@@ -460,6 +472,7 @@ impl ChannelPatch {
         set(&mut channel.output.interface, interface);
         set(&mut channel.category_id, category_id);
         set(&mut channel.xmltv_id, xmltv_id);
+        set(&mut channel.hls, hls);
     }
 }
 

@@ -76,6 +76,7 @@ fn channel_json_shape() {
     channel.category_id = Some(5);
     channel.xmltv_id = Some("arte.fr".into());
     channel.created_at = 1_750_000_000;
+    channel.hls = false;
     let json = serde_json::to_value(&channel).expect("serialize");
     assert_eq!(
         json,
@@ -87,6 +88,7 @@ fn channel_json_shape() {
             "strip_ca": false,
             "strip_es": [{"pid": 256}, {"stream_type": 6}, {"language": "qad"}],
             "category_id": 5, "xmltv_id": "arte.fr", "created_at": 1_750_000_000,
+            "hls": false,
         })
     );
     let back: ChannelConfig = serde_json::from_value(json.clone()).expect("deserialize");
@@ -100,15 +102,42 @@ fn channel_json_shape() {
     let back: ChannelConfig =
         serde_json::from_value(old.clone()).expect("deserialize an older record");
     assert!(back.output.multicast);
+    // A record written before schema 5 is offered over HLS.
+    old.as_object_mut().expect("channel").remove("hls");
+    let back: ChannelConfig = serde_json::from_value(old.clone()).expect("deserialize a v4 record");
+    assert!(back.hls);
     // A record written before schema 4: no category, no XMLTV id, created at 0.
     for field in ["category_id", "xmltv_id", "created_at"] {
         old.as_object_mut().expect("channel").remove(field);
     }
     let back: ChannelConfig = serde_json::from_value(old).expect("deserialize a v3 record");
     assert_eq!(
-        (back.category_id, back.xmltv_id, back.created_at),
-        (None, None, 0)
+        (back.category_id, back.xmltv_id, back.created_at, back.hls),
+        (None, None, 0, true)
     );
+}
+
+#[test]
+fn hls_flag_in_requests_and_patches() {
+    let channel: NewChannel =
+        serde_json::from_str(r#"{"input_id": 1, "service_id": 2, "name": "ZDF"}"#)
+            .expect("channel");
+    assert!(channel.hls);
+    let off: NewChannel =
+        serde_json::from_str(r#"{"input_id": 1, "service_id": 2, "name": "ZDF", "hls": false}"#)
+            .expect("channel");
+    let config = off.into_config(4, 2, "239.255.1.2:5000".parse().expect("addr"));
+    assert!(!config.hls);
+    let mut config = config;
+    let patch: ChannelPatch = serde_json::from_str(r#"{"hls": true}"#).expect("patch");
+    assert_eq!(patch.hls, Some(true));
+    patch.apply(&mut config);
+    assert!(config.hls);
+    // A patch without it leaves it alone.
+    let patch: ChannelPatch = serde_json::from_str(r#"{"enabled": false}"#).expect("patch");
+    config.hls = false;
+    patch.apply(&mut config);
+    assert!(!config.hls && !config.enabled);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Schema migration against frozen databases (tests/fixtures/v1-store.tar and
-//! v2-store.tar, each made once by the code of its time and never regenerated: they
+//! Schema migration against frozen databases (tests/fixtures/v1-store.tar to
+//! v4-store.tar, each made once by the code of its time and never regenerated: they
 //! stand for the databases on boxes in the field), and refusal of a database from a
 //! newer dvbgate.
 
@@ -13,8 +13,9 @@ mod common;
 
 use common::{RawRecords, raw_contents};
 use dvbgate_store::{
-    CATEGORY_RADIO, CATEGORY_TV, Category, ChannelConfig, EpgSettings, EsFilter, InputConfig,
-    NewChannel, OutputConfig, Protocol, SCHEMA_VERSION, Settings, Store, StoreError,
+    CATEGORY_RADIO, CATEGORY_TV, Category, ChannelConfig, ChannelPatch, Charset, EpgSettings,
+    EsFilter, InputConfig, NewChannel, OutputConfig, Protocol, SCHEMA_VERSION, Settings, Store,
+    StoreError, verify_password,
 };
 
 /// Unpacks the frozen v1 fixture into a fresh temporary directory; returns the guard
@@ -123,6 +124,7 @@ fn channel(
         category_id: None,
         xmltv_id: None,
         created_at: 0,
+        hls: true,
     }
 }
 
@@ -135,8 +137,8 @@ fn without_version(mut records: RawRecords) -> RawRecords {
     records
 }
 
-/// The raw records of a database migrated to v4 without what the v3 → v4 step adds
-/// (the seeded categories and the counters of users and categories), after checking
+/// The raw records of a database migrated to v4 or later without what the v3 → v4 step
+/// adds (the seeded categories and the counters of users and categories), after checking
 /// that it added exactly those.
 fn without_v4_additions(records: RawRecords) -> RawRecords {
     let mut records = without_version(records);
@@ -201,13 +203,13 @@ fn everything(store: &Store) -> (Settings, Vec<InputConfig>, Vec<ChannelConfig>)
 }
 
 #[test]
-fn frozen_v1_database_upgrades_to_v4() {
+fn frozen_v1_database_upgrades_to_v5() {
     let _serial = serial();
     let (_temp, dir) = unpack_v1_fixture();
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v1 database opens");
-    assert_eq!(store.schema_version(), 4);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(store.schema_version(), 5);
+    assert_eq!(SCHEMA_VERSION, 5);
     // v2 → v3 adds the scan and tuner trees, empty.
     assert_eq!(store.scans().expect("scans"), Vec::new());
     assert_eq!(store.tuners().expect("tuners"), Vec::new());
@@ -332,7 +334,7 @@ fn frozen_v1_database_upgrades_to_v4() {
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("reopens");
     assert!(warnings.is_empty(), "{warnings:#?}");
-    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.schema_version(), 5);
     assert_eq!(everything(&store), before);
 
     // The indexes work: taken addresses and numbers are refused, free ones handed out.
@@ -396,14 +398,14 @@ fn newer_schema_is_refused_and_left_untouched() {
     let temp = tempfile::tempdir().expect("temporary directory");
     let dir = temp.path().join("config");
     {
-        // What a hypothetical v5 might have written: different trees altogether.
-        let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
+        // What a hypothetical v6 might have written: different trees altogether.
+        let db = common::open_raw(&dir);
         let meta = db.open_tree("meta").expect("meta");
-        meta.insert("schema_version", &5u32.to_be_bytes())
+        meta.insert("schema_version", &6u32.to_be_bytes())
             .expect("insert");
         db.open_tree("services")
             .expect("tree")
-            .insert("k", "v5 data")
+            .insert("k", "v6 data")
             .expect("insert");
         db.flush().expect("flush");
     }
@@ -424,20 +426,20 @@ fn newer_schema_is_refused_and_left_untouched() {
     match Store::open(&dir) {
         Err(
             error @ StoreError::NewerSchema {
-                found: 5,
-                supported: 4,
+                found: 6,
+                supported: 5,
                 ..
             },
         ) => {
             let message = error.to_string();
             assert!(message.contains(&dir.display().to_string()), "{message}");
-            assert!(message.contains("newer dvbgate (schema 5)"), "{message}");
-            assert!(message.contains("understands up to 4"), "{message}");
+            assert!(message.contains("newer dvbgate (schema 6)"), "{message}");
+            assert!(message.contains("understands up to 5"), "{message}");
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
 
-    let db = dvbgate_store::sled_config(&dir).open().expect("raw reopen");
+    let db = common::open_raw(&dir);
     let mut names: Vec<String> = db
         .tree_names()
         .iter()
@@ -458,14 +460,14 @@ fn newer_schema_is_refused_and_left_untouched() {
 }
 
 #[test]
-fn frozen_v2_database_upgrades_to_v4() {
+fn frozen_v2_database_upgrades_to_v5() {
     let _serial = serial();
     let (_temp, dir) = unpack_fixture("v2-store");
     let before = raw_contents(&dir);
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v2 database opens");
     assert!(warnings.is_empty(), "{warnings:#?}");
-    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.schema_version(), 5);
 
     assert_eq!(
         store.settings().expect("settings"),
@@ -564,10 +566,10 @@ fn frozen_v2_database_upgrades_to_v4() {
     );
     assert_eq!(
         after.get(&version_key()),
-        Some(&4u32.to_be_bytes().to_vec())
+        Some(&5u32.to_be_bytes().to_vec())
     );
     assert_eq!(without_v4_additions(after), without_version(before));
-    let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
+    let db = common::open_raw(&dir);
     for tree in ["scans", "tuners", "users", "usernames", "categories"] {
         assert!(
             db.tree_names()
@@ -642,13 +644,13 @@ fn freshly_written_v2_sample_matches_the_frozen_fixture() {
 }
 
 #[test]
-fn v2_to_v4_starts_the_new_trees_from_nothing() {
+fn v2_to_v5_starts_the_new_trees_from_nothing() {
     let _serial = serial();
     // A v2 database where something already wrote into the new trees (an
     // interrupted experiment): the step starts them from nothing.
     let (_temp, dir) = unpack_fixture("v2-store");
     {
-        let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
+        let db = common::open_raw(&dir);
         db.open_tree("scans")
             .expect("tree")
             .insert(5u32.to_be_bytes(), "not a record")
@@ -660,21 +662,21 @@ fn v2_to_v4_starts_the_new_trees_from_nothing() {
         db.flush().expect("flush");
     }
     let store = Store::open(&dir).expect("opens");
-    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.schema_version(), 5);
     assert_eq!(store.scans().expect("scans"), Vec::new());
     assert_eq!(store.tuners().expect("tuners"), Vec::new());
     store.verify().expect("consistent");
 }
 
 #[test]
-fn frozen_v3_database_upgrades_to_v4() {
+fn frozen_v3_database_upgrades_to_v5() {
     let _serial = serial();
     let (_temp, dir) = unpack_fixture("v3-store");
     let before = raw_contents(&dir);
     let (store, warnings) = open_collecting_warnings(&dir);
     let store = store.expect("the v3 database opens");
     assert!(warnings.is_empty(), "{warnings:#?}");
-    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.schema_version(), 5);
 
     // Settings without `epg` read with the EPG defaults.
     assert_eq!(
@@ -783,7 +785,7 @@ fn frozen_v3_database_upgrades_to_v4() {
     );
     assert_eq!(
         after.get(&version_key()),
-        Some(&4u32.to_be_bytes().to_vec())
+        Some(&5u32.to_be_bytes().to_vec())
     );
     assert_eq!(without_v4_additions(after), without_version(before));
 
@@ -835,11 +837,11 @@ fn freshly_written_v3_sample_matches_the_frozen_fixture() {
 }
 
 #[test]
-fn v3_to_v4_starts_the_new_trees_from_nothing() {
+fn v3_to_v5_starts_the_new_trees_from_nothing() {
     let _serial = serial();
     let (_temp, dir) = unpack_fixture("v3-store");
     {
-        let db = dvbgate_store::sled_config(&dir).open().expect("raw open");
+        let db = common::open_raw(&dir);
         db.open_tree("users")
             .expect("tree")
             .insert(1u32.to_be_bytes(), "not a record")
@@ -855,7 +857,7 @@ fn v3_to_v4_starts_the_new_trees_from_nothing() {
         db.flush().expect("flush");
     }
     let store = Store::open(&dir).expect("opens");
-    assert_eq!(store.schema_version(), 4);
+    assert_eq!(store.schema_version(), 5);
     assert_eq!(store.users().expect("users"), Vec::new());
     let ids: Vec<_> = store
         .categories()
@@ -865,4 +867,307 @@ fn v3_to_v4_starts_the_new_trees_from_nothing() {
         .collect();
     assert_eq!(ids, [CATEGORY_TV, CATEGORY_RADIO]);
     store.verify().expect("consistent");
+}
+
+#[test]
+fn frozen_v4_database_upgrades_to_v5() {
+    let _serial = serial();
+    let (_temp, dir) = unpack_fixture("v4-store");
+    let before = raw_contents(&dir);
+    let (store, warnings) = open_collecting_warnings(&dir);
+    let store = store.expect("the v4 database opens");
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(store.schema_version(), 5);
+
+    let settings = store.settings().expect("settings");
+    assert_eq!(
+        (
+            settings.multicast_interface.as_deref(),
+            settings.pool.to_string(),
+            settings.base_port,
+            settings.ttl,
+            settings.dscp,
+            settings.sap,
+            settings.packets_per_datagram,
+        ),
+        (
+            Some("eth1"),
+            "239.255.4.0/24".to_string(),
+            5008,
+            2,
+            10,
+            false,
+            6
+        )
+    );
+    let epg = &settings.epg;
+    assert_eq!(epg.snapshot_hours, 3);
+    assert_eq!(epg.charsets.len(), 2);
+    assert_eq!(
+        (
+            epg.charsets[1].service_id,
+            epg.charsets[1].charset,
+            epg.charsets[1].force
+        ),
+        (Some(0x2803), Charset::Utf8, true)
+    );
+    let sources: Vec<_> = epg
+        .xmltv_sources
+        .iter()
+        .map(|s| (s.url.as_str(), s.refresh_hours))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("file:///data/guide.xml", 6),
+            ("http://192.168.10.2:8080/epg.xml", 24)
+        ]
+    );
+
+    let inputs: Vec<_> = store
+        .inputs()
+        .expect("inputs")
+        .into_iter()
+        .map(|input| (input.id, input.name))
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            (1, "IPTV feed".to_string()),
+            (3, "Hotel info loop".to_string()),
+            (4, "Berlin 522 MHz".to_string()),
+        ]
+    );
+    assert_eq!(
+        store.categories().expect("categories"),
+        [
+            Category {
+                id: CATEGORY_TV,
+                name: "Télévision".into()
+            },
+            Category {
+                id: CATEGORY_RADIO,
+                name: "Radio".into()
+            },
+            Category {
+                id: 3,
+                name: "News".into()
+            },
+            Category {
+                id: 5,
+                name: "Hotel".into()
+            },
+        ]
+    );
+
+    // Every channel kept its v4 fields and is offered over HLS (the v5 default).
+    let channels = store.channels().expect("channels");
+    let summary: Vec<_> = channels
+        .iter()
+        .map(|c| {
+            (
+                c.id,
+                c.number,
+                c.name.as_str(),
+                c.output.address.to_string(),
+                c.category_id,
+                c.xmltv_id.as_deref(),
+                c.enabled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                1,
+                1,
+                "News 24",
+                "239.255.4.1:5008".to_string(),
+                Some(3),
+                Some("news24.de"),
+                true
+            ),
+            (
+                5,
+                2,
+                "rbb Berlin",
+                "239.255.4.2:5008".to_string(),
+                None,
+                None,
+                true
+            ),
+            (
+                6,
+                3,
+                "radioeins",
+                "239.255.4.4:5008".to_string(),
+                None,
+                None,
+                true
+            ),
+            (
+                3,
+                7,
+                "Sport HD",
+                "239.255.4.3:5008".to_string(),
+                None,
+                None,
+                true
+            ),
+            (
+                4,
+                100,
+                "Hotel Info",
+                "192.168.10.50:1234".to_string(),
+                Some(5),
+                None,
+                false
+            ),
+        ]
+    );
+    for channel in &channels {
+        assert!(channel.hls, "{}", channel.describe());
+        assert!(channel.created_at > 1_700_000_000, "{}", channel.describe());
+    }
+    let sport = &channels[3];
+    assert_eq!(sport.output.protocol, Protocol::Rtp);
+    assert!(!sport.output.multicast);
+    assert_eq!(
+        sport.strip_es,
+        [EsFilter::StreamType(6), EsFilter::Language("qad".into())]
+    );
+
+    // Users and their hashes came across: the sample password still logs in.
+    let users = store.users().expect("users");
+    let summary: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (
+                u.id,
+                u.username.as_str(),
+                u.enabled,
+                u.expires_at,
+                u.max_connections,
+                u.categories.clone(),
+                u.note.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "Room12", true, None, 3, vec![1, 3], "room 12"),
+            (3, "lobby.tv", false, Some(1_900_000_000), 2, vec![], ""),
+        ]
+    );
+    for user in &users {
+        assert!(
+            verify_password(&user.password_hash, dvbgate_store::v4::SAMPLE_PASSWORD),
+            "{}",
+            user.username
+        );
+    }
+    assert_eq!(store.scans().expect("scans")[0].input_id, 4);
+    let tuners = store.tuners().expect("tuners");
+    assert_eq!(
+        (tuners.len(), tuners[0].label.as_deref()),
+        (1, Some("roof dish, LNB 1"))
+    );
+    assert!(!store.admin_password_set().expect("read"));
+    store.verify().expect("indexes and counters are consistent");
+    drop(store);
+
+    // Only the version changed: no record was rewritten, nothing was added.
+    let after = raw_contents(&dir);
+    assert_eq!(
+        before.get(&version_key()),
+        Some(&4u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        after.get(&version_key()),
+        Some(&5u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(without_version(after), without_version(before));
+
+    // The new field works on the migrated database, and the counters carry on.
+    let store = Store::open(&dir).expect("reopen");
+    let off = store
+        .update_channel(
+            sport.id,
+            ChannelPatch {
+                hls: Some(false),
+                ..ChannelPatch::default()
+            },
+        )
+        .expect("switch HLS off");
+    assert!(!off.hls);
+    let added = store
+        .add_channel(NewChannel::new(1, 105, "Weather"))
+        .expect("add channel");
+    assert_eq!((added.id, added.number, added.hls), (7, 4, true));
+    assert_eq!(added.output.address.to_string(), "239.255.4.5:5008");
+    assert_eq!(store.add_category("Kids").expect("category").id, 6);
+    assert_eq!(
+        store
+            .add_user(dvbgate_store::NewUser::new("room14", "pw"))
+            .expect("user")
+            .id,
+        4
+    );
+    store.verify().expect("still consistent");
+    drop(store);
+    let store = Store::open(&dir).expect("reopen");
+    assert!(!store.channel(sport.id).expect("read").expect("kept").hls);
+}
+
+#[test]
+fn freshly_written_v4_sample_matches_the_frozen_fixture() {
+    let _serial = serial();
+    let (_frozen_temp, frozen_dir) = unpack_fixture("v4-store");
+    let fresh_temp = tempfile::tempdir().expect("temporary directory");
+    let fresh_dir = fresh_temp.path().join("v4-store");
+    dvbgate_store::v4::write_sample(&fresh_dir).expect("write sample");
+    let frozen = Store::open(&frozen_dir).expect("open frozen");
+    let fresh = Store::open(&fresh_dir).expect("open fresh");
+    // The frozen channels carry the time they were made; the fresh ones now.
+    let (settings, inputs, mut channels) = everything(&frozen);
+    for channel in &mut channels {
+        assert!(channel.created_at > 1_700_000_000, "{}", channel.describe());
+        channel.created_at = 0;
+    }
+    assert_eq!(
+        (settings, inputs, channels),
+        created_now(everything(&fresh))
+    );
+    assert_eq!(
+        frozen.categories().expect("categories"),
+        fresh.categories().expect("categories")
+    );
+    // Users: equal but for the salted hash and the creation time; both hashes check.
+    let users = |store: &Store| {
+        let mut users = store.users().expect("users");
+        for user in &mut users {
+            assert!(verify_password(
+                &user.password_hash,
+                dvbgate_store::v4::SAMPLE_PASSWORD
+            ));
+            user.password_hash.clear();
+            user.created_at = 0;
+        }
+        users
+    };
+    assert_eq!(users(&frozen), users(&fresh));
+    let scans = |store: &Store| {
+        let mut scans = store.scans().expect("scans");
+        for scan in &mut scans {
+            scan.scanned_at = 0;
+        }
+        scans
+    };
+    assert_eq!(scans(&frozen), scans(&fresh));
+    assert_eq!(
+        frozen.tuners().expect("tuners"),
+        fresh.tuners().expect("tuners")
+    );
 }
