@@ -51,6 +51,8 @@ function labelCells(table) {
   }
   return table;
 }
+/** One name and value of a <dl class="figures">. */
+const figure = (name, value) => h('div', {}, h('dt', {}, name), h('dd', {}, value));
 const option = (value, text, selected) => h('option', { value, selected: selected ? true : undefined }, text);
 
 function fmtBitrate(bps) {
@@ -170,6 +172,7 @@ async function route() {
   const name = hash.slice(2).split('?')[0] || 'dashboard';
   if (cleanup) { try { cleanup(); } catch { /* a page's own trouble */ } cleanup = null; }
   const main = $('#main');
+  $('#toast').textContent = '';
   if (!session.authenticated || session.setupRequired) {
     try { await loadSession(); } catch (e) {
       main.replaceChildren(h('div', { class: 'narrow card' }, h('h1', {}, 'dvbgate'),
@@ -296,13 +299,15 @@ function pageLogin(main) {
 // ---------------------------------------------------------------- history and sparklines
 
 const HOUR = 3600;
+const LIVE_STEP = 5;
 /** The last hour of each series, `key → [[unix_s, value|null], …]`. */
 const history = new Map();
 
 function addPoint(key, t, v) {
   let s = history.get(key);
   if (!s) history.set(key, (s = []));
-  if (s.length && s[s.length - 1][0] >= t) return;
+  // Live points come every second; one in five keeps an hour's line light to redraw.
+  if (s.length && s[s.length - 1][0] > t - LIVE_STEP) return;
   s.push([t, v]);
   const cut = t - HOUR;
   let drop = 0;
@@ -337,7 +342,7 @@ function sparkline(key, cls = '', label = '') {
   svg.setAttribute('role', 'img');
   const s = (history.get(key) || []).filter((p) => p[1] != null);
   svg.setAttribute('aria-label', label ? `${label}, last hour` : 'last hour');
-  if (s.length < 2) return svg;
+  if (s.length < 2) return h('span', { class: 'muted small nodata' }, 'no data yet');
   const now = s[s.length - 1][0];
   // A box up for less than an hour fills the width with what it has.
   const t0 = Math.max(now - HOUR, s[0][0]);
@@ -367,7 +372,7 @@ function cnrClass(system, cnr) {
 }
 function signalPct(t) {
   if (t.signal_pct != null) return t.signal_pct;
-  if (t.signal_dbm != null) return Math.max(0, Math.min(100, ((t.signal_dbm + 95) / 70) * 100));
+  if (t.signal_dbm != null) return Math.max(0, Math.min(100, ((t.signal_dbm + 90) / 50) * 100));
   return null;
 }
 const pctClass = (p) => (p == null ? '' : p < 35 ? 'bad' : p < 60 ? 'warn' : 'good');
@@ -386,7 +391,7 @@ function tunerCard(t) {
   const sig = t.signal_dbm != null ? [fmtNum(t.signal_dbm), 'dBm'] : t.signal_pct != null ? [fmtNum(t.signal_pct, 0), '%'] : ['–', ''];
   const cc = cnrClass(t.system, t.cnr_db);
   const sigKey = t.signal_dbm != null ? 'signal_dbm' : 'signal_pct';
-  return h('div', { class: 'card tuner', 'data-key': t.key },
+  return h('div', { class: `card tuner ${locked ? '' : 'unlocked'}`, 'data-key': t.key },
     h('div', { class: 'between' },
       h('h3', {}, t.label || t.name || t.key),
       h('span', { class: `badge ${locked ? 'good' : 'bad'}` }, locked ? 'Locked' : 'No lock')),
@@ -396,10 +401,8 @@ function tunerCard(t) {
       gauge('Signal', sig[0], sig[1], pctClass(pct), pct),
       gauge('C/N', fmtNum(t.cnr_db), 'dB', cc, t.cnr_db != null ? (t.cnr_db / 30) * 100 : null)),
     h('dl', { class: 'figures' },
-      h('dt', {}, 'BER'), h('dd', {}, t.ber == null ? '–' : Number(t.ber).toExponential(1)),
-      h('dt', {}, 'UCB'), h('dd', {}, t.ucb ?? '–'),
-      h('dt', {}, 'Input'), h('dd', {}, fmtBitrate(t.bitrate_bps)),
-      h('dt', {}, 'CC errors'), h('dd', {}, t.cc_errors ?? 0)),
+      figure('BER', t.ber == null ? '–' : Number(t.ber).toExponential(1)), figure('UCB', t.ucb ?? '–'),
+      figure('Input', fmtBitrate(t.bitrate_bps)), figure('CC errors', t.cc_errors ?? 0)),
     h('div', { class: 'spark-label' }, 'Signal, last hour'), sparkline(`t:${t.key}:${sigKey}`, '', 'Signal'),
     h('div', { class: 'spark-label' }, 'C/N, last hour'), sparkline(`t:${t.key}:cnr_db`, '', 'C/N'));
 }
@@ -925,7 +928,7 @@ function statsList(obj, prefix = '') {
   for (const [k, v] of Object.entries(obj || {})) {
     const name = `${prefix}${k.replace(/_/g, ' ')}`;
     if (v && typeof v === 'object' && !Array.isArray(v)) items.push(...statsList(v, `${name} · `));
-    else items.push(h('dt', {}, name), h('dd', {}, k === 'bytes' ? fmtBytes(v) : Array.isArray(v) ? v.length : String(v)));
+    else items.push(figure(name, k === 'bytes' ? fmtBytes(v) : Array.isArray(v) ? v.length : String(v)));
   }
   return items;
 }
@@ -946,7 +949,7 @@ async function pageEpg(main) {
   }));
   const [wSnap, snap] = field('Save the guide to disk every (hours)', { type: 'number', min: 1, max: 48, value: epg.snapshot_hours ?? 6 });
   const save = h('button', { type: 'submit' }, 'Save');
-  const form = h('form', { class: 'card' }, h('h2', {}, 'XMLTV sources'),
+  const form = h('form', { class: 'card form-width' }, h('h2', {}, 'XMLTV sources'),
     h('p', { class: 'muted small' }, 'For channels whose broadcast guide is missing or poor; a channel takes one by its XMLTV id.'), list,
     h('button', { type: 'button', class: 'ghost', onclick: () => { sources.push({ url: '', refresh_hours: 12 }); draw(); } }, 'Add a source'), wSnap, msg, h('div', { class: 'actions' }, save));
   form.addEventListener('submit', async (ev) => {
@@ -969,7 +972,7 @@ function pageBackup(main) {
   const msg = messageBox();
   const [wFile, file] = field('Backup file', { type: 'file', accept: 'application/json,.json' });
   const restore = h('button', { type: 'submit', id: 'restore' }, 'Restore');
-  const form = h('form', { class: 'card' }, h('h2', {}, 'Restore'),
+  const form = h('form', { class: 'card form-width' }, h('h2', {}, 'Restore'),
     h('p', {}, 'Replaces every channel, input, user, category, tuner setting and the settings with those of the file. The file is checked whole first: if anything in it is wrong, nothing changes. The administrator password stays.'),
     wFile, msg, h('div', { class: 'actions' }, restore));
   form.addEventListener('submit', async (ev) => {
@@ -1039,7 +1042,7 @@ async function pageSystem(main) {
   // Password change.
   const pmsg = messageBox();
   const [wCur, cur] = field('Current password', { type: 'password', autocomplete: 'current-password', required: true });
-  const pform = h('form', { class: 'card' }, h('h2', {}, 'Administrator password'), wCur);
+  const pform = h('form', { class: 'card form-width' }, h('h2', {}, 'Administrator password'), wCur);
   const check = passwordPair(pform);
   const psave = h('button', { type: 'submit' }, 'Change password');
   pform.append(pmsg, h('div', { class: 'actions' }, psave));
@@ -1079,13 +1082,11 @@ async function pageSystem(main) {
   });
   main.append(h('h1', {}, 'System'),
     h('section', { class: 'card' }, h('h2', {}, 'This box'), h('dl', { class: 'figures' },
-      h('dt', {}, 'Version'), h('dd', {}, health.version || session.version || '–'),
-      h('dt', {}, 'Up for'), h('dd', {}, fmtDuration(health.uptime_s)),
-      h('dt', {}, 'Inputs running'), h('dd', {}, `${health.inputs_running ?? '–'} of ${health.inputs ?? '–'}`),
-      h('dt', {}, 'Channels'), h('dd', {}, health.channels ?? '–'))),
+      figure('Version', health.version || session.version || '–'), figure('Up for', fmtDuration(health.uptime_s)),
+      figure('Inputs running', `${health.inputs_running ?? '–'} of ${health.inputs ?? '–'}`), figure('Channels', health.channels ?? '–'))),
     pform,
     h('section', { class: 'card' }, h('h2', {}, 'Reboot'), h('p', {}, 'Restarts the box (streams stop for a moment).'), rmsg, reboot),
-    h('section', { class: 'card' }, h('h2', {}, 'Factory reset'),
+    h('section', { class: 'card form-width' }, h('h2', {}, 'Factory reset'),
       h('p', {}, 'Erases every channel, input, user and setting and the administrator password. The box then asks for a new password with a new setup code from its console.'),
       wConfirm, fmsg, h('div', { class: 'actions' }, reset)));
 }
