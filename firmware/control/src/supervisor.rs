@@ -526,6 +526,22 @@ impl Supervisor {
         Ok(created)
     }
 
+    /// Stops every input's pipeline and starts again what the configuration asks for
+    /// (the web page's "reboot" where the daemon may not reboot the machine). Streams
+    /// and the guide carry on. Returns what [`reconcile`](Self::reconcile) returns.
+    pub fn restart_pipelines(&self) -> Result<Vec<(u32, String)>, StoreError> {
+        {
+            let mut state = self.state();
+            let ids: Vec<u32> = state.running.keys().copied().collect();
+            for id in ids {
+                self.stop_input(&mut state, id);
+            }
+            // Inputs waiting to retry are tried at once.
+            state.failed.clear();
+        }
+        self.reconcile()
+    }
+
     /// Stops every pipeline.
     pub fn stop(&self) {
         let mut state = self.state();
