@@ -4,11 +4,10 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::streaming::{absolute_urls, base_url};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use dvbgate_control::scan::{ScanRequest, read_tuning_file, tuning_files};
 use dvbgate_control::{
@@ -17,7 +16,6 @@ use dvbgate_control::{
 use dvbgate_pipeline::InputState;
 use dvbgate_store::{ChannelPatch, InputPatch, NewChannel, NewInput, Settings};
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the lineup, XC and HDHomeRun routes share: the application, and what they
@@ -29,7 +27,17 @@ pub(crate) struct Gateway {
     pub device: crate::hdhomerun::Device,
 }
 
-/// The API's routes, with the change guard applied.
+/// The API's routes.
+///
+/// Two routers: the **open** one, for what TVs, apps, media servers and the login page
+/// need on the LAN, and the **administrator's**, every route of which passes
+/// [`crate::auth::require_admin`] (`route_layer`, so that unknown paths stay 404).
+/// A route is the administrator's unless it is added to the open router on purpose
+/// (the open set is the contract's list: the lineup, HLS/TS streams, XC, HDHomeRun,
+/// `/healthz`, the login routes and the web page; `tests/auth.rs` checks both sets
+/// route by route). Paths with open and administrator methods (GET
+/// `/api/v1/channels` is open, POST is not) are registered in both; axum merges the
+/// methods of a path, each with its own guard or none.
 pub fn router(state: Arc<AppState>) -> Router {
     let gateway = Arc::new(Gateway {
         lineup: crate::lineup::LineupCache::new(),
@@ -37,55 +45,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         device: crate::hdhomerun::Device::new(state.supervisor.store().path()),
         app: Arc::clone(&state),
     });
-    let gateway_routes = Router::new()
-        .route(
-            "/api/v1/users",
-            get(crate::admin::list_users).post(crate::admin::create_user),
-        )
-        .route(
-            "/api/v1/users/{id}",
-            get(crate::admin::get_user)
-                .patch(crate::admin::update_user)
-                .delete(crate::admin::delete_user),
-        )
-        .route(
-            "/api/v1/categories",
-            get(crate::admin::list_categories).post(crate::admin::create_category),
-        )
-        .route(
-            "/api/v1/categories/{id}",
-            axum::routing::patch(crate::admin::rename_category)
-                .delete(crate::admin::delete_category),
-        )
-        .route("/api/v1/epg", get(crate::admin::epg_stats))
-        .route(
-            "/api/v1/channels/{number}/epg",
-            get(crate::admin::channel_epg),
-        )
-        .route(
-            "/playlist/multicast.m3u",
-            get(crate::lineup::multicast_playlist),
-        )
-        .route("/epg.xml", get(crate::lineup::epg_xml))
-        .route("/discover.json", get(crate::hdhomerun::discover))
-        .route("/lineup.json", get(crate::hdhomerun::lineup))
-        .route("/lineup_status.json", get(crate::hdhomerun::lineup_status))
-        .route(
-            "/lineup.post",
-            axum::routing::post(crate::hdhomerun::lineup_post),
-        )
-        .route("/device.xml", get(crate::hdhomerun::device_xml))
-        .merge(crate::xc::routes())
-        .with_state(gateway);
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/v1/channels", get(list_channels).post(create_channel))
+        .route("/api/v1/channels", get(list_channels))
+        .route("/api/v1/channels/{number}", get(get_channel))
+        .route(
+            "/api/v1/session",
+            get(crate::auth::session_status).post(crate::auth::login),
+        )
+        .route("/api/v1/session/setup", post(crate::auth::setup))
+        .route("/hls/{number}/{file}", get(crate::streaming::hls))
+        .route("/stream/{file}", get(crate::streaming::http_ts))
+        .merge(crate::web::routes())
+        .with_state(Arc::clone(&state))
+        .merge(
+            Router::new()
+                .route(
+                    "/playlist/multicast.m3u",
+                    get(crate::lineup::multicast_playlist),
+                )
+                .route("/playlist/multicast.csv", get(crate::admin::multicast_csv))
+                .route("/epg.xml", get(crate::lineup::epg_xml))
+                .route("/discover.json", get(crate::hdhomerun::discover))
+                .route("/lineup.json", get(crate::hdhomerun::lineup))
+                .route("/lineup_status.json", get(crate::hdhomerun::lineup_status))
+                .route("/lineup.post", post(crate::hdhomerun::lineup_post))
+                .route("/device.xml", get(crate::hdhomerun::device_xml))
+                .merge(crate::xc::routes())
+                .with_state(Arc::clone(&gateway)),
+        );
+    let admin = Router::new()
+        .route("/api/v1/channels", post(create_channel))
         .route(
             "/api/v1/channels/{number}",
-            get(get_channel)
-                .patch(update_channel)
-                .delete(delete_channel),
+            patch(update_channel).delete(delete_channel),
         )
+        .route("/api/v1/session", delete(crate::auth::logout))
+        .route("/api/v1/admin/password", put(crate::auth::change_password))
         .route("/api/v1/inputs", get(list_inputs).post(create_input))
         .route(
             "/api/v1/inputs/{id}",
@@ -100,51 +96,56 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/scans", get(list_scans).post(start_scan))
         .route("/api/v1/scans/{id}", get(get_scan).delete(cancel_scan))
         .route("/api/v1/tuning-files", get(list_tuning_files))
-        .route("/hls/{number}/{file}", get(crate::streaming::hls))
-        .route("/stream/{file}", get(crate::streaming::http_ts))
-        .with_state(state)
-        .merge(gateway_routes)
-        .fallback(|| async { ApiError::not_found("no such resource") })
-        .layer(middleware::from_fn(changes_from_loopback_only))
-}
-
-/// Requests other than reads that clients on the LAN make (XC apps POST their logins,
-/// Plex POSTs a scan request to an HDHomeRun).
-const CLIENT_POSTS: [&str; 5] = [
-    "/player_api.php",
-    "/panel_api.php",
-    "/get.php",
-    "/xmltv.php",
-    "/lineup.post",
-];
-
-/// Routes that only the box itself may even read (they show accounts).
-fn private(path: &str) -> bool {
-    path == "/api/v1/users" || path.starts_with("/api/v1/users/")
-}
-
-/// Until there is an administrator login, configuration changes (and the XC accounts)
-/// come from the box itself.
-async fn changes_from_loopback_only(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let reads = (matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) && !private(path))
-        || CLIENT_POSTS.contains(&path);
-    let local = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
-    if reads || local {
-        next.run(request).await
-    } else {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "configuration changes and accounts are served to the box itself (127.0.0.1) only",
+        .route("/api/v1/backup", get(crate::backup::download))
+        .route("/api/v1/system/interfaces", get(crate::system::interfaces))
+        .route("/api/v1/system/reboot", post(crate::system::reboot))
+        .merge(crate::monitor::admin_routes())
+        .with_state(Arc::clone(&state))
+        .merge(
+            Router::new()
+                .route(
+                    "/api/v1/users",
+                    get(crate::admin::list_users).post(crate::admin::create_user),
+                )
+                .route(
+                    "/api/v1/users/{id}",
+                    get(crate::admin::get_user)
+                        .patch(crate::admin::update_user)
+                        .delete(crate::admin::delete_user),
+                )
+                .route(
+                    "/api/v1/categories",
+                    get(crate::admin::list_categories).post(crate::admin::create_category),
+                )
+                .route(
+                    "/api/v1/categories/{id}",
+                    patch(crate::admin::rename_category).delete(crate::admin::delete_category),
+                )
+                .route("/api/v1/epg", get(crate::admin::epg_stats))
+                .route(
+                    "/api/v1/channels/{number}/epg",
+                    get(crate::admin::channel_epg),
+                )
+                .route("/api/v1/channels/bulk", post(crate::admin::bulk_channels))
+                .route(
+                    "/api/v1/restore",
+                    // A backup of a thousand channels and users is a few hundred KiB;
+                    // the other routes keep the server's 64 KiB.
+                    post(crate::backup::restore)
+                        .layer(DefaultBodyLimit::max(crate::backup::MAX_BACKUP)),
+                )
+                .route(
+                    "/api/v1/system/factory-reset",
+                    post(crate::system::factory_reset),
+                )
+                .with_state(gateway),
         )
-        .into_response()
-    }
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::auth::require_admin,
+        ));
+    open.merge(admin)
+        .fallback(|| async { ApiError::not_found("no such resource") })
 }
 
 /// `Json` whose rejections are JSON errors like every other.

@@ -20,10 +20,14 @@ struct Gateway {
     router: Router,
     sup: Arc<Supervisor>,
     dir: tempfile::TempDir,
+    /// The administrator's API token.
+    token: String,
 }
 
 const LAN: [u8; 4] = [192, 168, 1, 50];
-const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+/// Requests "from" here carry the administrator's API token (the address itself grants
+/// nothing: see `accounts_are_for_the_administrator_only`).
+const ADMIN: [u8; 4] = [127, 0, 0, 1];
 
 fn gateway() -> Gateway {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -56,8 +60,14 @@ fn gateway() -> Gateway {
     news_only.categories = vec![news.id];
     store.add_user(news_only).expect("user");
     let sup = Supervisor::new(store, SupervisorOptions::default());
-    let router = router(AppState::new(sup.clone(), AppOptions::default()));
-    Gateway { router, sup, dir }
+    let app = AppState::new(sup.clone(), AppOptions::default());
+    let token = app.admin.api_token().to_owned();
+    Gateway {
+        router: router(app),
+        sup,
+        dir,
+        token,
+    }
 }
 
 struct Reply {
@@ -82,7 +92,13 @@ impl Reply {
     }
 }
 
-async fn send(gw: &Gateway, from: [u8; 4], request: Request<Body>) -> Reply {
+async fn send(gw: &Gateway, from: [u8; 4], mut request: Request<Body>) -> Reply {
+    if from == ADMIN {
+        request.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {}", gw.token).parse().unwrap(),
+        );
+    }
     let peer = SocketAddr::from((from, 40000));
     let response = gw
         .router
@@ -312,7 +328,10 @@ async fn playlist_and_guide() {
     let gw = gateway();
     let r = get(&gw, LAN, "/get.php?username=room101&password=secret").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header(header::CONTENT_TYPE), "audio/x-mpegurl");
+    assert_eq!(
+        r.header(header::CONTENT_TYPE),
+        "audio/x-mpegurl; charset=utf-8"
+    );
     assert!(
         r.header(header::CONTENT_DISPOSITION)
             .contains("playlist_room101_plus.m3u")
@@ -445,7 +464,7 @@ async fn disabled_and_expired_accounts() {
     // Through the admin API, so that the change applies at once.
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "PATCH",
         &format!("/api/v1/users/{id}"),
         serde_json::to_value(&patch).unwrap(),
@@ -469,7 +488,7 @@ async fn disabled_and_expired_accounts() {
     );
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "PATCH",
         &format!("/api/v1/users/{id}"),
         serde_json::json!({"enabled": true, "expires_at": 1000}),
@@ -549,7 +568,7 @@ async fn other_routes_are_not_shadowed() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["number"], 1);
     assert_eq!(
-        get(&gw, LAN, "/api/v1/settings").await.status,
+        get(&gw, ADMIN, "/api/v1/settings").await.status,
         StatusCode::OK
     );
     assert_eq!(get(&gw, LAN, "/healthz").await.status, StatusCode::OK);
@@ -564,12 +583,12 @@ async fn other_routes_are_not_shadowed() {
         get(&gw, LAN, "/stream/x.ts").await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(get(&gw, LAN, "/api/v1/epg").await.status, StatusCode::OK);
-    let r = get(&gw, LAN, "/api/v1/channels/1/epg").await;
+    assert_eq!(get(&gw, ADMIN, "/api/v1/epg").await.status, StatusCode::OK);
+    let r = get(&gw, ADMIN, "/api/v1/channels/1/epg").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["events"], serde_json::json!([]));
     assert_eq!(
-        get(&gw, LAN, "/api/v1/channels/1/epg?from=yesterday")
+        get(&gw, ADMIN, "/api/v1/channels/1/epg?from=yesterday")
             .await
             .status,
         StatusCode::UNPROCESSABLE_ENTITY
@@ -577,13 +596,21 @@ async fn other_routes_are_not_shadowed() {
 }
 
 #[tokio::test]
-async fn accounts_are_for_the_box_only() {
+async fn accounts_are_for_the_administrator_only() {
     let gw = gateway();
     assert_eq!(
         get(&gw, LAN, "/api/v1/users").await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::UNAUTHORIZED
     );
-    let r = get(&gw, LOOPBACK, "/api/v1/users").await;
+    // The box itself without the token is nobody in particular.
+    let r = send(
+        &gw,
+        [127, 0, 0, 2],
+        Request::get("/api/v1/users").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = get(&gw, ADMIN, "/api/v1/users").await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.text();
     assert!(
@@ -599,12 +626,12 @@ async fn accounts_are_for_the_box_only() {
         serde_json::json!({"username": "x", "password": "y"}),
     )
     .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
     // A user created through the API can log in at once; a deleted one cannot.
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "POST",
         "/api/v1/users",
         serde_json::json!({"username": "room202", "password": "pw202"}),
@@ -618,7 +645,7 @@ async fn accounts_are_for_the_box_only() {
     assert_eq!(v["user_info"]["auth"], 1);
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "POST",
         "/api/v1/users",
         serde_json::json!({"username": "ROOM202", "password": "pw"}),
@@ -627,7 +654,7 @@ async fn accounts_are_for_the_box_only() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "DELETE",
         &format!("/api/v1/users/{id}"),
         Value::Null,
@@ -639,13 +666,17 @@ async fn accounts_are_for_the_box_only() {
         .json();
     assert_eq!(v["user_info"]["auth"], 0);
 
-    // Categories: listed on the LAN, changed from the box.
-    let r = get(&gw, LAN, "/api/v1/categories").await;
+    // Categories: the administrator's too.
+    assert_eq!(
+        get(&gw, LAN, "/api/v1/categories").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = get(&gw, ADMIN, "/api/v1/categories").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 3);
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "POST",
         "/api/v1/categories",
         serde_json::json!({"name": "Sport"}),
@@ -655,7 +686,7 @@ async fn accounts_are_for_the_box_only() {
     let sport = r.json()["id"].as_u64().unwrap();
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "POST",
         "/api/v1/categories",
         serde_json::json!({"name": "sport"}),
@@ -665,7 +696,7 @@ async fn accounts_are_for_the_box_only() {
     assert_eq!(r.json()["id"], sport);
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "PATCH",
         &format!("/api/v1/categories/{sport}"),
         serde_json::json!({"name": "Sports"}),
@@ -674,7 +705,7 @@ async fn accounts_are_for_the_box_only() {
     assert_eq!(r.json()["name"], "Sports");
     let r = post_json(
         &gw,
-        LOOPBACK,
+        ADMIN,
         "DELETE",
         &format!("/api/v1/categories/{sport}"),
         Value::Null,
@@ -798,7 +829,9 @@ async fn short_epg_and_data_table() {
     let playing: Vec<&Value> = rows.iter().filter(|r| r["now_playing"] == 1).collect();
     assert_eq!(playing.len(), 1);
     assert!(rows.iter().all(|r| r["has_archive"] == 0));
-    let admin = get(&gw, LAN, "/api/v1/channels/1/epg?limit=3").await.json();
+    let admin = get(&gw, ADMIN, "/api/v1/channels/1/epg?limit=3")
+        .await
+        .json();
     assert_eq!(admin["events"].as_array().unwrap().len(), 3);
     let xml = get(&gw, LAN, "/xmltv.php?username=room101&password=secret")
         .await
