@@ -7,15 +7,17 @@
 //! discontinuity. It fails (and the pipeline reopens it) only when the device itself is
 //! gone or broken.
 
+use crate::rate_limit::{ChangeLimit, RateLimit};
 use crate::{InputError, InputSink, MuxInput, PidSelection, SourceStats, TunerReport};
 use dvbgate_dvb::{Dvr, DvrRead, Frontend, FrontendDevice, PidFilters};
 use dvbgate_tuning::Tuning;
 use dvbgate_tuning::lock::{Action, LockPolicy, LockSupervisor, TunerState};
 use dvbgate_tuning::sec::{SecPlan, TunerSetup};
+use dvbgate_tuning::signal::SignalReport;
 use dvbgate_tuning::signal::SignalTracker;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use tracing::{info, warn};
+use tracing::{Span, info, info_span, warn};
 
 /// How a tuner input runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,8 @@ impl crate::OpenInput for DvbSource {
 
 const STATS_LOCKED: Duration = Duration::from_secs(1);
 const STATS_SEARCHING: Duration = Duration::from_millis(200);
+/// Lock changes (and retunes) of a flapping signal are logged at most once this often.
+const LOCK_LOG_WINDOW: Duration = Duration::from_secs(60);
 
 pub struct DvbInput {
     frontend: Frontend,
@@ -77,6 +81,13 @@ pub struct DvbInput {
     report: TunerReport,
     stats: SourceStats,
     last_state: TunerState,
+    /// `tuner{frontend=adapter0/frontend0}`: the span of this tuner's lines (inside the
+    /// pipeline's `input{…}` span).
+    span: Span,
+    lock_log: ChangeLimit,
+    retune_log: RateLimit,
+    /// The signal while it was last locked: what "lock lost" reports.
+    locked_signal: SignalReport,
 }
 
 impl DvbInput {
@@ -101,7 +112,8 @@ impl DvbInput {
             source.options.buffer_hold,
         );
         dvr.set_buffer_size(buffer).map_err(|e| open_error(&e))?;
-        info!(tuner = %name, multiplex = %tuning.summary(), "tuning");
+        let span = info_span!("tuner", frontend = %name);
+        info!(parent: &span, multiplex = %tuning.summary(), "tuning");
         let report = TunerReport {
             frontend: name,
             name: frontend.caps().name.clone(),
@@ -129,6 +141,10 @@ impl DvbInput {
             report,
             stats: SourceStats::default(),
             last_state: TunerState::Tuning,
+            span,
+            lock_log: ChangeLimit::new(LOCK_LOG_WINDOW),
+            retune_log: RateLimit::new(LOCK_LOG_WINDOW),
+            locked_signal: SignalReport::default(),
         })
     }
 
@@ -143,6 +159,9 @@ impl DvbInput {
         let raw = self.frontend.stats().map_err(|e| self.failed(e))?;
         self.lock.status(now, raw.flags.lock);
         self.report.signal = self.signal.update(&raw);
+        if self.lock.state() == TunerState::Locked {
+            self.locked_signal = self.report.signal;
+        }
         self.next_stats = now
             + if self.lock.state() == TunerState::Locked {
                 STATS_LOCKED
@@ -153,12 +172,17 @@ impl DvbInput {
     }
 
     fn retune(&mut self, now: Instant, sink: &mut dyn InputSink) -> Result<(), InputError> {
-        warn!(tuner = %self.report.frontend, multiplex = %self.tuning.summary(), "retuning");
+        let logged = self.retune_log.allow(now);
+        if let Some(suppressed) = logged {
+            let retunes = self.lock.counters().retunes + 1;
+            warn!(parent: &self.span, multiplex = %self.tuning.summary(), retunes, suppressed, "retuning");
+        }
         match self.frontend.tune(&self.tuning, self.plan.as_ref()) {
             Ok(()) => {}
             Err(e) if e.is_gone() => return Err(self.failed(e)),
             // Anything else is worth another try later; the supervisor keeps the pace.
-            Err(e) => warn!(tuner = %self.report.frontend, "retune failed: {e}"),
+            Err(e) if logged.is_some() => warn!(parent: &self.span, "retune failed: {e}"),
+            Err(_) => {}
         }
         self.lock.tuned(now);
         self.signal.retuned();
@@ -168,21 +192,60 @@ impl DvbInput {
         Ok(())
     }
 
-    fn log_state(&mut self) {
+    /// Says when the lock comes or goes, with the signal figures; a lock that flaps is
+    /// summarised once a minute (see [`ChangeLimit`]).
+    fn log_state(&mut self, now: Instant) {
         let state = self.lock.state();
-        if state == self.last_state {
-            return;
-        }
-        let tuner = &self.report.frontend;
+        let held = if state == self.last_state {
+            self.lock_log.flush(now)
+        } else {
+            self.last_state = state;
+            // Tuning is a step, not news: the lines that matter are its outcome.
+            if state == TunerState::Tuning {
+                return;
+            }
+            self.lock_log.changed(now)
+        };
+        let Some(held) = held else { return };
+        let changes = (held > 0).then_some(held);
         let multiplex = self.tuning.summary();
+        let figures = |s: &SignalReport| {
+            let mut text = String::new();
+            if let Some(v) = s.strength_dbm {
+                text.push_str(&format!("signal {v:.1} dBm"));
+            } else if let Some(v) = s.strength_percent {
+                text.push_str(&format!("signal {v:.0} %"));
+            }
+            if let Some(v) = s.cnr_db {
+                if !text.is_empty() {
+                    text.push_str(", ");
+                }
+                text.push_str(&format!("C/N {v:.1} dB"));
+            }
+            if text.is_empty() {
+                text.push_str("no signal figures from the driver");
+            }
+            text
+        };
+        let span = &self.span;
+        let lock = self.lock.counters();
         match state {
-            TunerState::Locked => info!(%tuner, %multiplex, "locked"),
-            TunerState::NoLock => warn!(%tuner, %multiplex, "no lock"),
-            TunerState::LockLost => warn!(%tuner, %multiplex, "lock lost"),
-            TunerState::NoData => warn!(%tuner, %multiplex, "locked but no data"),
+            TunerState::Locked => {
+                let s = figures(&self.report.signal);
+                info!(parent: span, %multiplex, changes, "locked ({s})")
+            }
+            TunerState::NoLock => {
+                warn!(parent: span, %multiplex, changes, timeouts = lock.lock_timeouts, "no lock")
+            }
+            TunerState::LockLost => {
+                let s = figures(&self.locked_signal);
+                warn!(parent: span, %multiplex, changes, losses = lock.lock_losses, "lock lost (last locked with {s})")
+            }
+            TunerState::NoData => {
+                warn!(parent: span, %multiplex, changes, "locked but no data")
+            }
             TunerState::Tuning => {}
         }
-        self.last_state = state;
     }
 }
 
@@ -192,7 +255,7 @@ impl MuxInput for DvbInput {
         if self.lock.poll(now) == Action::Retune {
             self.retune(now, sink)?;
         }
-        self.log_state();
+        self.log_state(now);
 
         let mut total = 0;
         for _ in 0..self.reads_per_poll {
@@ -244,7 +307,7 @@ impl MuxInput for DvbInput {
             Err(e) if !whole => {
                 // Out of hardware filters, or a driver that refuses one: take everything
                 // rather than lose a channel.
-                warn!(tuner = %self.report.frontend, "PID filters failed ({e}); taking the whole multiplex");
+                warn!(parent: &self.span, "PID filters failed ({e}); taking the whole multiplex");
                 if self
                     .filters
                     .set(&dvbgate_dvb::PidSelection::WholeMux)
@@ -254,7 +317,7 @@ impl MuxInput for DvbInput {
                 }
             }
             Err(e) => {
-                warn!(tuner = %self.report.frontend, "cannot filter the whole multiplex: {e}")
+                warn!(parent: &self.span, "cannot filter the whole multiplex: {e}")
             }
         }
     }

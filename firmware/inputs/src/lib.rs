@@ -9,6 +9,7 @@
 
 pub mod dvb;
 pub mod file;
+pub mod rate_limit;
 pub mod udp;
 
 use std::time::Instant;

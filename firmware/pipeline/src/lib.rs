@@ -15,7 +15,6 @@
 
 #![forbid(unsafe_code)]
 
-mod rate_limit;
 mod snapshot;
 mod thread;
 

@@ -1,7 +1,7 @@
 //! The pipeline thread and its handle.
 
-use crate::rate_limit::RateLimit;
 use crate::snapshot::{ChannelSnapshot, InputState, ServiceInfo, Snapshot, StreamInfo};
+use dvbgate_inputs::rate_limit::{ChangeLimit, RateLimit};
 use dvbgate_inputs::{InputError, InputOptions, InputSink, MuxInput, OpenInput, PidSelection};
 use dvbgate_outputs::{ChannelTap, OutputSpec, Sender};
 use dvbgate_remux::{ChannelKey, ChannelSpec, Demux};
@@ -15,13 +15,16 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tracing::{error, info, warn};
+use tracing::{Span, error, info, info_span, warn};
 
 /// How a pipeline runs.
 #[derive(Clone)]
 pub struct PipelineConfig {
     /// For logs: the input's name.
     pub name: String,
+    /// For logs: the input's id in the store, if it has one. The thread's lines are
+    /// logged in a span `input{id=1 name="…"}`.
+    pub id: Option<u32>,
     /// `udp://…`, `rtp://…`, `file://…` or a path; for a tuner, its multiplex's URL.
     pub address: String,
     /// How to open the input when it is not opened by address (a tuner: the frontend the
@@ -64,6 +67,7 @@ impl PipelineConfig {
     pub fn new(name: impl Into<String>, address: impl Into<String>) -> Self {
         PipelineConfig {
             name: name.into(),
+            id: None,
             address: address.into(),
             opener: None,
             input: InputOptions::default(),
@@ -268,6 +272,10 @@ const NO_DATA_AFTER: Duration = Duration::from_secs(3);
 const REOPEN_MIN: Duration = Duration::from_secs(1);
 const REOPEN_MAX: Duration = Duration::from_secs(30);
 const LOG_WINDOW: Duration = Duration::from_secs(10);
+/// Changes of the input's state (data, no data) are logged at most once this often.
+const STATE_LOG_WINDOW: Duration = Duration::from_secs(60);
+/// An output that failed is said to send again after this long without an error.
+const OUTPUT_CLEAR_AFTER: Duration = Duration::from_secs(5);
 
 /// The input's bytes go to the demux; every batch, due datagrams go out.
 struct Feed<'a> {
@@ -318,9 +326,25 @@ struct Worker {
     services: Vec<ServiceInfo>,
     cc_log: RateLimit,
     output_log: HashMap<ChannelKey, RateLimit>,
+    /// Outputs the kernel refuses datagrams for, until they send again.
+    output_trouble: HashMap<ChannelKey, OutputTrouble>,
+    /// Each channel's span (`channel{id=3 name="Arte"}`) for its lines.
+    channel_spans: HashMap<ChannelKey, Span>,
+    state_log: ChangeLimit,
+    fail_log: RateLimit,
+    /// Whether the last failure was logged (then so is the recovery).
+    failure_logged: bool,
     /// What the input was last told to deliver, and when that was worked out.
     pids_generation: Option<(u64, u64)>,
     wanted_pids: Vec<u16>,
+}
+
+/// An output the kernel refuses datagrams for.
+struct OutputTrouble {
+    since: Instant,
+    last_error_at: Instant,
+    /// Whether its start was logged (then so is its end).
+    logged: bool,
 }
 
 fn run(
@@ -330,6 +354,12 @@ fn run(
     shared: Arc<Mutex<Snapshot>>,
     opened: SyncSender<Result<(), InputError>>,
 ) {
+    // Every line of this thread (the input's, its tuner's, its channels') is in it.
+    let span = match config.id {
+        Some(id) => info_span!("input", id, name = %config.name),
+        None => info_span!("input", name = %config.name),
+    };
+    let _entered = span.enter();
     let input = match config.open_input() {
         Ok(input) => input,
         Err(e) => {
@@ -337,7 +367,7 @@ fn run(
             return;
         }
     };
-    info!(input = %config.name, address = %input.describe(), "input open");
+    info!(address = %input.describe(), "input open");
     let _ = opened.send(Ok(()));
 
     let mut demux = Demux::new(config.clock);
@@ -365,6 +395,11 @@ fn run(
         services: Vec::new(),
         cc_log: RateLimit::new(LOG_WINDOW),
         output_log: HashMap::new(),
+        output_trouble: HashMap::new(),
+        channel_spans: HashMap::new(),
+        state_log: ChangeLimit::new(STATE_LOG_WINDOW),
+        fail_log: RateLimit::new(LOG_WINDOW),
+        failure_logged: false,
         pids_generation: None,
         wanted_pids: Vec::new(),
         config,
@@ -415,14 +450,80 @@ fn run(
             }
         }
     }
-    info!(input = %w.config.name, "pipeline stopped");
+    info!("pipeline stopped");
 }
 
 impl Worker {
+    /// The span of a channel's lines (the input's, for a channel it does not know).
+    fn channel_span(&self, key: ChannelKey) -> Span {
+        self.channel_spans
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(Span::current)
+    }
+
+    /// The kernel refused a datagram of channel `key`: the first time said at once, then
+    /// at most once per [`LOG_WINDOW`] while it goes on.
+    fn output_failed(&mut self, key: ChannelKey, e: String, now: Instant, send_errors: u64) {
+        let span = self.channel_span(key);
+        let log = self
+            .output_log
+            .entry(key)
+            .or_insert_with(|| RateLimit::new(LOG_WINDOW));
+        match self.output_trouble.get_mut(&key) {
+            None => {
+                let logged = match log.allow(now) {
+                    Some(suppressed) => {
+                        warn!(parent: &span, send_errors, suppressed, "output send errors started: {e}");
+                        true
+                    }
+                    None => false,
+                };
+                self.output_trouble.insert(
+                    key,
+                    OutputTrouble {
+                        since: now,
+                        last_error_at: now,
+                        logged,
+                    },
+                );
+            }
+            Some(t) => {
+                t.last_error_at = now;
+                if let Some(suppressed) = log.allow(now) {
+                    warn!(parent: &span, send_errors, suppressed, "output still failing: {e}");
+                    t.logged = true;
+                }
+            }
+        }
+        self.output_errors.insert(key, e);
+    }
+
+    /// An output in trouble that has had no error for a while sends again.
+    fn output_maybe_cleared(&mut self, key: ChannelKey, now: Instant, send_errors: u64) {
+        let cleared = self
+            .output_trouble
+            .get(&key)
+            .is_some_and(|t| now.duration_since(t.last_error_at) >= OUTPUT_CLEAR_AFTER);
+        if !cleared {
+            return;
+        }
+        if let Some(t) = self.output_trouble.remove(&key)
+            && t.logged
+        {
+            let span = self.channel_span(key);
+            let failing_s = t.last_error_at.duration_since(t.since).as_secs();
+            info!(parent: &span, send_errors, failing_s, "output sending again");
+        }
+    }
+
     fn apply(&mut self, cmd: Command, demux: &mut Demux, sender: &mut Sender) {
         match cmd {
             Command::SetChannel(setup) => {
                 let ChannelSetup { key, spec, output } = *setup;
+                // Made here, in the input's span, so the channel's lines are in both.
+                self.channel_spans
+                    .insert(key, info_span!("channel", id = key, name = %spec.name));
                 demux.set_channel(key, spec);
                 match output {
                     Some(o) => {
@@ -432,7 +533,8 @@ impl Worker {
                                 self.output_errors.remove(&key);
                             }
                             Err(e) => {
-                                error!(input = %self.config.name, channel = key, %address, "cannot open output: {e}");
+                                let span = self.channel_span(key);
+                                error!(parent: &span, %address, "cannot open output: {e}");
                                 sender.remove_output(key);
                                 self.output_errors.insert(key, e.to_string());
                             }
@@ -446,6 +548,9 @@ impl Worker {
                 sender.remove_output(key);
                 sender.remove_tap(key);
                 self.output_errors.remove(&key);
+                self.output_trouble.remove(&key);
+                self.output_log.remove(&key);
+                self.channel_spans.remove(&key);
             }
             Command::SetTap(key, tap) => sender.set_tap(key, tap),
             Command::RemoveTap(key) => sender.remove_tap(key),
@@ -495,7 +600,14 @@ impl Worker {
                 self.backoff = REOPEN_MIN;
             }
             Err(e) => {
-                warn!(input = %self.config.name, "input failed, reopening in {:?}: {e}", self.backoff);
+                self.failure_logged = false;
+                if let Some(suppressed) = self.fail_log.allow(now) {
+                    warn!(
+                        suppressed,
+                        "input failed, reopening in {:?}: {e}", self.backoff
+                    );
+                    self.failure_logged = true;
+                }
                 self.last_error = Some(e.to_string());
                 self.input = None;
                 self.state = InputState::Error;
@@ -525,7 +637,9 @@ impl Worker {
         self.reopens += 1;
         match self.config.open_input() {
             Ok(input) => {
-                info!(input = %self.config.name, "input reopened");
+                if self.failure_logged {
+                    info!(reopens = self.reopens, "input reopened");
+                }
                 self.input = Some(input);
                 // A new input has no filters yet.
                 self.pids_generation = None;
@@ -537,7 +651,8 @@ impl Worker {
             }
             Err(e) => {
                 self.backoff = (self.backoff * 2).min(REOPEN_MAX);
-                warn!(input = %self.config.name, "reopen failed, next try in {:?}: {e}", self.backoff);
+                // The backoff (up to 30 s) keeps these few.
+                warn!("reopen failed, next try in {:?}: {e}", self.backoff);
                 self.last_error = Some(e.to_string());
                 self.reopen_at = now + self.backoff;
             }
@@ -572,24 +687,40 @@ impl Worker {
         } else {
             InputState::Starting
         };
-        if state != self.state {
+        // An input that comes and goes (a flaky link) says so once a minute, and the
+        // log always ends with its true state.
+        let held = if state != self.state {
+            self.state = state;
+            self.state_log.changed(now)
+        } else {
+            self.state_log.flush(now)
+        };
+        if let Some(held) = held {
+            let changes = (held > 0).then_some(held);
             match state {
                 InputState::Running => {
-                    info!(input = %self.config.name, "receiving a transport stream")
+                    info!(changes, "receiving a transport stream")
                 }
                 InputState::NoData => {
-                    warn!(input = %self.config.name, "no data for {NO_DATA_AFTER:?}")
+                    warn!(changes, "no data for {NO_DATA_AFTER:?}")
                 }
                 InputState::NoSync => {
-                    error!(input = %self.config.name, skipped_bytes = reader.skipped_bytes, "data arrives but it is not an MPEG transport stream")
+                    error!(
+                        skipped_bytes = reader.skipped_bytes,
+                        changes, "data arrives but it is not an MPEG transport stream"
+                    )
                 }
                 InputState::Error | InputState::Starting => {}
             }
-            self.state = state;
         }
         if totals.cc_errors > self.last_cc_errors {
             if let Some(suppressed) = self.cc_log.allow(now) {
-                warn!(input = %self.config.name, new = totals.cc_errors - self.last_cc_errors, total = totals.cc_errors, suppressed, "continuity errors (packets lost before us)");
+                warn!(
+                    new = totals.cc_errors - self.last_cc_errors,
+                    total = totals.cc_errors,
+                    suppressed,
+                    "continuity errors (packets lost before us)"
+                );
             }
             self.last_cc_errors = totals.cc_errors;
         }
@@ -607,14 +738,9 @@ impl Worker {
         for (key, ch) in demux.channels() {
             let out = sender.counters(*key).unwrap_or_default();
             if let Some(e) = sender.take_error(*key) {
-                let log = self
-                    .output_log
-                    .entry(*key)
-                    .or_insert_with(|| RateLimit::new(LOG_WINDOW));
-                if let Some(suppressed) = log.allow(now) {
-                    warn!(input = %self.config.name, channel = key, suppressed, "{e}");
-                }
-                self.output_errors.insert(*key, e);
+                self.output_failed(*key, e, now, out.send_errors);
+            } else {
+                self.output_maybe_cleared(*key, now, out.send_errors);
             }
             let previous = self
                 .last_channel_bytes
