@@ -367,7 +367,10 @@ mod tests {
         assert_eq!(p.lines.iter().map(|l| l.seq).collect::<Vec<_>>(), [6, 9]);
         // A reader that knew a previous run (a higher line number) starts over.
         let p = b.page(Some(500), Level::Info, 3);
-        assert_eq!(p.lines.iter().map(|l| l.seq).collect::<Vec<_>>(), [8, 9, 10]);
+        assert_eq!(
+            p.lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            [8, 9, 10]
+        );
         assert_eq!(p.next, 10);
         assert_eq!(Level::parse("WARNING"), Some(Level::Warn));
         assert_eq!(Level::parse("loud"), None);
