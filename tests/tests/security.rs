@@ -349,3 +349,38 @@ fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
     );
     assert!(served >= 10, "others were served meanwhile ({served})");
 }
+
+#[test]
+fn reboot_in_the_demo_restarts_the_pipelines() {
+    let d = Daemon::demo(&[]);
+    d.wait_live(1, Duration::from_secs(20));
+    let packets = || -> u64 {
+        let (_, inputs) = d.get("/api/v1/inputs");
+        inputs[0]["packets"].as_u64().expect("packets")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while packets() < 20_000 {
+        assert!(Instant::now() < deadline, "the input runs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = packets();
+    let (status, v) = d.send("POST", "/api/v1/system/reboot", json!({}));
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v, json!({"action": "restart-pipelines"}));
+    // A new pipeline counts from zero.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while packets() >= before {
+        assert!(
+            Instant::now() < deadline,
+            "the input's pipeline was not restarted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.wait_live(1, Duration::from_secs(15));
+    assert!(
+        d.stderr_text()
+            .contains("every pipeline was stopped and started again"),
+        "{}",
+        d.stderr_text()
+    );
+}
