@@ -27,6 +27,7 @@
 //!   Texts that a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
 //!   `@`) get a leading `'`.
 
+use crate::auth::Peer;
 use crate::error::ApiError;
 use crate::routes::{Body, Gateway, blocking};
 use crate::streaming::{absolute_urls, base_url};
@@ -289,6 +290,7 @@ fn bulk_patches(bulk: &Bulk) -> Result<Vec<(u16, ChannelPatch)>, String> {
 /// `POST /api/v1/channels/bulk`.
 pub(crate) async fn bulk_channels(
     State(gw): State<Arc<Gateway>>,
+    Peer(ip): Peer,
     headers: HeaderMap,
     Body(bulk): Body<Bulk>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
@@ -319,7 +321,7 @@ pub(crate) async fn bulk_channels(
     })
     .await?;
     changed(&gw, None);
-    info!(channels = ids.len(), "channels changed in bulk");
+    info!(channels = ids.len(), %ip, "channels changed in bulk");
     let sup = gw.app.supervisor.clone();
     let mut views = blocking(move || Ok(sup.channel_views()?)).await?;
     let base = base_url(&headers);

@@ -11,6 +11,7 @@
 //!   that is not a valid backup, JSON or not, is 422 with what is wrong, and nothing
 //!   changes. The administrator password and sessions stay.
 
+use crate::auth::Peer;
 use crate::error::ApiError;
 use crate::routes::{Gateway, blocking};
 use axum::Json;
@@ -29,6 +30,7 @@ pub(crate) const MAX_BACKUP: usize = 4 << 20;
 /// `GET /api/v1/backup`.
 pub(crate) async fn download(
     State(app): State<Arc<crate::app::AppState>>,
+    Peer(ip): Peer,
 ) -> Result<Response, ApiError> {
     let sup = app.supervisor.clone();
     let backup = blocking(move || Ok(sup.store().backup()?)).await?;
@@ -55,6 +57,7 @@ pub(crate) async fn download(
         inputs = backup.inputs.len(),
         channels = backup.channels.len(),
         users = backup.users.len(),
+        %ip,
         "backup downloaded"
     );
     Ok(response)
@@ -63,6 +66,7 @@ pub(crate) async fn download(
 /// `POST /api/v1/restore`.
 pub(crate) async fn restore(
     State(gw): State<Arc<Gateway>>,
+    Peer(ip): Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let body = body.map_err(|e| {
@@ -77,13 +81,13 @@ pub(crate) async fn restore(
     // Not through `Json`: its 400 for broken JSON would say less than "not a backup",
     // and a file picked in a browser may come without a JSON content type.
     let backup: Backup = serde_json::from_slice(&body).map_err(|e| {
-        warn!("restore refused: not a dvbgate backup ({e})");
+        warn!(%ip, "restore refused: not a dvbgate backup ({e})");
         unprocessable(format!("not a dvbgate backup: {e}"))
     })?;
     let sup = gw.app.supervisor.clone();
     let summary = blocking(move || {
         let summary = sup.store().restore(&backup).map_err(|e| {
-            warn!("restore refused: {e}");
+            warn!(%ip, "restore refused: {e}");
             ApiError::from(e)
         })?;
         // The configuration is in; pipelines that cannot start say so in their views.
@@ -100,6 +104,7 @@ pub(crate) async fn restore(
         users = summary.users,
         categories = summary.categories,
         tuners = summary.tuners,
+        %ip,
         "configuration restored from a backup"
     );
     Ok(Json(serde_json::json!({ "restored": summary })))

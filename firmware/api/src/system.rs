@@ -14,6 +14,7 @@
 //!   changes. The API token stays valid (it is the process's, not the store's).
 
 use crate::app::{AppState, RebootAction};
+use crate::auth::Peer;
 use crate::error::ApiError;
 use crate::routes::{Gateway, blocking};
 use axum::Json;
@@ -84,7 +85,10 @@ fn list_interfaces() -> nix::Result<Vec<Interface>> {
 }
 
 /// `POST /api/v1/system/reboot`.
-pub(crate) async fn reboot(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
+pub(crate) async fn reboot(
+    State(app): State<Arc<AppState>>,
+    Peer(ip): Peer,
+) -> Result<Response, ApiError> {
     let action = app.options.reboot.clone();
     let word = match &action {
         RebootAction::Command(argv) if argv.is_empty() => {
@@ -96,7 +100,7 @@ pub(crate) async fn reboot(State(app): State<Arc<AppState>>) -> Result<Response,
         RebootAction::Command(_) => "reboot",
         RebootAction::RestartPipelines => "restart-pipelines",
     };
-    warn!(action = word, "the administrator asked for a reboot");
+    warn!(action = word, %ip, "the administrator asked for a reboot");
     let sup = app.supervisor.clone();
     tokio::spawn(async move {
         tokio::time::sleep(ANSWER_FIRST).await;
@@ -135,6 +139,7 @@ pub(crate) async fn reboot(State(app): State<Arc<AppState>>) -> Result<Response,
 /// `POST /api/v1/system/factory-reset`.
 pub(crate) async fn factory_reset(
     State(gw): State<Arc<Gateway>>,
+    Peer(ip): Peer,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let confirmed = serde_json::from_slice::<serde_json::Value>(&body)
@@ -150,7 +155,7 @@ pub(crate) async fn factory_reset(
     }
     let app = Arc::clone(&gw.app);
     let _changing = app.admin.changing().lock().await;
-    warn!("factory reset: erasing the configuration");
+    warn!(%ip, "factory reset: erasing the configuration");
     let sup = app.supervisor.clone();
     blocking(move || {
         sup.store().factory_reset()?;

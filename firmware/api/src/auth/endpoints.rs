@@ -13,7 +13,7 @@
 //! - `PUT /api/v1/admin/password` (administrator) `{"current", "new"}`: 204; every
 //!   other session ends.
 
-use super::{AdminCaller, COOKIE, Verdict, peer_ip, too_many};
+use super::{AdminCaller, COOKIE, Peer, Verdict, peer_ip, too_many};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::{Body, blocking};
@@ -212,11 +212,12 @@ pub(crate) async fn setup(State(app): State<Arc<AppState>>, request: Request) ->
 pub(crate) async fn logout(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<AdminCaller>,
+    Peer(ip): Peer,
 ) -> Response {
     if let AdminCaller::Session(key) = caller
         && app.admin.end_session(key)
     {
-        info!("administrator logged out");
+        info!(%ip, "administrator logged out");
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_cookie(

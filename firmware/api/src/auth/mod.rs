@@ -393,6 +393,16 @@ pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
         })
 }
 
+/// The client's address as a handler argument (see [`peer_ip`]); never refuses.
+pub(crate) struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(peer_ip(&parts.extensions)))
+    }
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
