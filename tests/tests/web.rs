@@ -19,7 +19,10 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
 fn artefacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|| {
+            let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            tests.parent().unwrap_or(tests).join("target")
+        });
     target.join("artefacts").join("web")
 }
 
