@@ -25,8 +25,20 @@ pub fn run(
     runtime.block_on(async move {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        let local = listener.local_addr()?;
+        let token_file = options.data_dir.as_ref().map(|d| d.join("api-token"));
         let app = AppState::new(Arc::clone(&supervisor), options);
         dvbgate_api::start_background(&app);
+        // Tools on the box (and the tests) read what they need from these lines.
+        if let Some(file) = token_file {
+            println!("API token file: {}", file.display());
+        }
+        if let Some(code) = app.admin.setup_code() {
+            println!("setup code: {code}");
+            info!("first boot: no administrator password yet; the web page asks for the setup code {code}");
+        }
+        info!("HTTP API on http://{local}");
+        println!("dvbgate: HTTP API listening on http://{local}");
         let (stop_tx, stop_rx) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(Arc::clone(&supervisor), stop_rx));
         // One pair of listeners for the daemon's life: a listener created after the first

@@ -33,6 +33,10 @@ pub struct DemoArgs {
     /// Destination port of the channels.
     #[arg(long, default_value_t = 5000)]
     multicast_port: u16,
+    /// Start as a new box does: no administrator password; the web page asks for the
+    /// setup code printed here. Without it, the demo's password is `dvbgate-demo`.
+    #[arg(long)]
+    first_boot: bool,
     #[command(flatten)]
     streaming: super::streaming::StreamingArgs,
 }
@@ -41,7 +45,7 @@ pub struct DemoArgs {
 const PROBE_BYTES: usize = 16 << 20;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    logging::init();
+    let logbook = logging::init();
     let files = if args.inputs.is_empty() {
         vec![bundled_multiplex()?]
     } else {
@@ -86,6 +90,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.set_settings(&settings)?;
     configure(&store, &probed)?;
     demo_user(&store)?;
+    if !args.first_boot && !store.admin_password_set()? {
+        store.set_admin_password(DEMO_ADMIN_PASSWORD)?;
+    }
 
     let mut options = SupervisorOptions::default();
     args.streaming.apply(&mut options);
@@ -95,14 +102,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         supervisor.stop();
         bail!("{why}");
     }
-    print_lineup(&store, listener.local_addr()?)?;
+    print_lineup(&store, listener.local_addr()?, args.first_boot)?;
     daemon::run(
         supervisor,
         listener,
         dvbgate_api::AppOptions {
             data_dir: Some(data.clone()),
             reboot: dvbgate_api::RebootAction::RestartPipelines,
-            ..Default::default()
+            logbook: Some(logbook),
         },
     )
 }
@@ -199,6 +206,9 @@ fn configure(store: &Store, probed: &[(PathBuf, Vec<(u16, String)>)]) -> anyhow:
 /// technician adds one.
 pub const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
+/// The demo's administrator password (the web page). A real box has none until its
+/// installer sets one with the setup code.
+const DEMO_ADMIN_PASSWORD: &str = "dvbgate-demo";
 
 fn demo_user(store: &Store) -> anyhow::Result<()> {
     if store.user_by_name(DEMO_USER)?.is_none() {
@@ -211,7 +221,7 @@ fn demo_user(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
+fn print_lineup(store: &Store, listen: SocketAddr, first_boot: bool) -> anyhow::Result<()> {
     let channels = store.channels()?;
     let inputs = store.inputs()?;
     println!(
@@ -254,7 +264,12 @@ fn print_lineup(store: &Store, listen: SocketAddr) -> anyhow::Result<()> {
     println!("Plex/Jellyfin/Emby: add a HDHomeRun tuner at http://{listen}");
     println!();
     println!("Channel list: http://{listen}/api/v1/channels");
-    println!("HTTP API listening on http://{listen}");
+    println!();
+    if first_boot {
+        println!("Web page: http://{listen}/  (first boot: give it the setup code below)");
+    } else {
+        println!("Web page: http://{listen}/  admin password: {DEMO_ADMIN_PASSWORD}");
+    }
     println!("Press Ctrl-C to stop.");
     Ok(())
 }

@@ -9,7 +9,7 @@ use dvbgate_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tracing::{info, warn};
+use tracing::warn;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -23,12 +23,15 @@ pub struct RunArgs {
     /// leave together. Longer ticks cost less CPU and pace more coarsely.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=20))]
     tick_ms: u64,
+    /// What "reboot" on the web page runs.
+    #[arg(long, default_value = "/sbin/reboot", value_name = "COMMAND")]
+    reboot_command: String,
     #[command(flatten)]
     streaming: super::streaming::StreamingArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    logging::init();
+    let logbook = logging::init();
     let listener = daemon::bind(args.listen)?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
@@ -47,16 +50,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for (_, why) in supervisor.reconcile()? {
         warn!("{why}");
     }
-    let local = listener.local_addr()?;
-    info!("HTTP API on http://{local}");
-    println!("dvbgate: HTTP API listening on http://{local}");
     daemon::run(
         supervisor,
         listener,
         dvbgate_api::AppOptions {
             data_dir: Some(args.data.clone()),
-            reboot: dvbgate_api::RebootAction::Command(vec!["/sbin/reboot".into()]),
-            ..Default::default()
+            reboot: dvbgate_api::RebootAction::Command(
+                args.reboot_command
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            logbook: Some(logbook),
         },
     )
 }

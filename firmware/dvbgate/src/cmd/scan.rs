@@ -49,7 +49,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<()> {
-    crate::logging::init();
+    let _ = crate::logging::init();
     let mut initial = Vec::new();
     for t in &args.tunings {
         initial.extend(initial_tunings(t)?);
