@@ -23,6 +23,6 @@ pub use epg::{EpgService, EpgServiceStats, epg_channel_id};
 pub use lineup::LineupEntry;
 pub use output::{protocol, send_options, stream_url};
 pub use scan_jobs::{ScanJobView, ScanOptions, StartScanError};
-pub use streams::StreamError;
+pub use streams::{Off, StreamError};
 pub use supervisor::{Supervisor, SupervisorOptions};
 pub use views::{ChannelStatus, ChannelView, InputView, TunerView};

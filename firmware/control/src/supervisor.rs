@@ -18,6 +18,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
+/// How long a stream of a channel whose HLS is off outlives its last request without an
+/// HTTP TS client on it. HLS requests no longer reach it (they are refused), so what is
+/// left is HTTP TS: a client keeps it alive while connected, and this grace covers the
+/// moment between opening a stream and the client joining it.
+/// (Short in unit tests, which wait it out.)
+const HLS_OFF_GRACE: Duration = if cfg!(test) {
+    Duration::from_millis(300)
+} else {
+    Duration::from_secs(5)
+};
+
 /// How pipelines are run.
 #[derive(Clone, Debug)]
 pub struct SupervisorOptions {
@@ -178,10 +189,13 @@ impl Supervisor {
         let mut state = self.state();
         let now = Instant::now();
 
-        // Streams of channels deleted or disabled end.
-        state
-            .streams
-            .retain(|id, _| channels.iter().any(|c| c.id == *id && c.enabled));
+        // Streams of channels deleted or disabled end, and those of channels whose HLS
+        // was switched off unless HTTP TS uses them (see HLS_OFF_GRACE).
+        state.streams.retain(|id, stream| {
+            channels
+                .iter()
+                .any(|c| c.id == *id && c.enabled && (c.hls || stream.idle_for() < HLS_OFF_GRACE))
+        });
         let streamed: HashSet<u32> = state.streams.keys().copied().collect();
         // A channel runs while it is multicast, or while someone watches it over HTTP.
         let channel_runs =

@@ -34,6 +34,8 @@ pub struct ChannelView {
     /// the request came in on.
     pub hls: String,
     pub http: String,
+    /// Whether the channel is offered over HLS (its `hls` flag); off, `hls` answers 404.
+    pub hls_enabled: bool,
     /// The HLS/HTTP stream while one runs.
     pub streaming: Option<dvbgate_streaming::StreamStats>,
     pub output: OutputConfig,
@@ -77,6 +79,7 @@ impl ChannelView {
             multicast: crate::output::stream_url(c),
             hls: format!("/hls/{}/index.m3u8", c.number),
             http: format!("/stream/{}.ts", c.number),
+            hls_enabled: c.hls,
             streaming,
             output: c.output.clone(),
             strip_ca: c.strip_ca,
@@ -159,5 +162,45 @@ impl TunerView {
             input_id: live.as_ref().map(|(id, _)| *id),
             live: live.map(|(_, r)| r),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_view_tells_whether_hls_is_offered() {
+        let mut config = dvbgate_store::ChannelConfig {
+            id: 7,
+            input_id: 1,
+            service_id: 100,
+            number: 3,
+            name: "Three".into(),
+            enabled: true,
+            output: OutputConfig {
+                address: "239.255.1.3:5000".parse().expect("address"),
+                protocol: dvbgate_store::Protocol::Udp,
+                multicast: true,
+                ttl: None,
+                dscp: None,
+                interface: None,
+            },
+            strip_ca: false,
+            strip_es: Vec::new(),
+            category_id: None,
+            xmltv_id: None,
+            created_at: 0,
+            hls: true,
+        };
+        let json = |config: &ChannelConfig| {
+            serde_json::to_value(ChannelView::new(config, None, true, None)).expect("json")
+        };
+        assert_eq!(json(&config)["hls_enabled"], true);
+        config.hls = false;
+        let view = json(&config);
+        assert_eq!(view["hls_enabled"], false);
+        // The URL stays listed (it answers 404 saying why).
+        assert_eq!(view["hls"], "/hls/3/index.m3u8");
     }
 }
