@@ -26,11 +26,10 @@ pub fn run(
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let local = listener.local_addr()?;
-        let token_file = options.data_dir.as_ref().map(|d| d.join("api-token"));
         let app = AppState::new(Arc::clone(&supervisor), options);
         dvbgate_api::start_background(&app);
         // Tools on the box (and the tests) read what they need from these lines.
-        if let Some(file) = token_file {
+        if let Some(file) = app.admin.api_token_file() {
             println!("API token file: {}", file.display());
         }
         if let Some(code) = app.admin.setup_code() {
