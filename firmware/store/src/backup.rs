@@ -343,8 +343,13 @@ impl Store {
     /// The whole configuration, without the administrator password.
     pub fn backup(&self) -> Result<Backup, StoreError> {
         // Under the write lock, so that the records come from one moment: no change
-        // lands between reading the inputs and reading the channels.
-        self.write(|_| {
+        // lands between reading the inputs and reading the channels. (Not through
+        // `write`: nothing is written, so there is nothing to flush.)
+        let _serialised = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.read(|_| {
             Ok(Backup {
                 format: BACKUP_FORMAT.to_string(),
                 schema: SCHEMA_VERSION,

@@ -21,6 +21,11 @@
 //!
 //! A scan is merged into the configuration by [`Store::merge_scan`]; the rules (what a
 //! rescan keeps, creates, moves and reports) are in the `merge` module.
+//!
+//! The whole configuration goes out as a [`Backup`] ([`Store::backup`]) and comes back,
+//! checked as a whole and replaced in one transaction, with [`Store::restore`];
+//! [`Store::factory_reset`] empties the store. The administrator's password (the `admin`
+//! module) is kept apart from the records, so backups never carry it.
 
 mod admin;
 mod backup;
