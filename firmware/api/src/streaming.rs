@@ -71,7 +71,7 @@ pub(crate) async fn ready_stream(
     number: u16,
 ) -> Result<Arc<ChannelStream>, Response> {
     let sup = app.supervisor.clone();
-    let stream = blocking(move || Ok(sup.open_stream(number)?))
+    let stream = blocking(move || Ok(sup.open_hls_stream(number)?))
         .await
         .map_err(IntoResponse::into_response)?;
     let wait = (stream.options().segment.target * 3).min(MAX_FIRST_WAIT);
