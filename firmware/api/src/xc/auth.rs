@@ -22,6 +22,9 @@
 //!   last failure is oldest makes room.
 //! - Missing credentials are no attempt: they are answered as a failed login but do not
 //!   count.
+//! - **Counted**: every outcome of `XcState::login` (ok, unknown user, wrong password,
+//!   malformed, missing credentials, throttled, inactive account) adds one to
+//!   `dvbgate_xc_logins_total{outcome}` on `/metrics` (`crate::monitor::XcLogin`).
 
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
