@@ -1303,3 +1303,34 @@ async fn network_interfaces_for_the_page() {
     );
     assert!(lo["multicast"].is_boolean());
 }
+
+#[tokio::test]
+async fn hls_off_refuses_playlists_and_leaves_http_ts_alone() {
+    let b = with_password();
+    let t = token(&b);
+    let r = send(
+        &b,
+        As::Token(&t),
+        "PATCH",
+        "/api/v1/channels/1",
+        json!({"hls": false}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["hls_enabled"], false);
+    for uri in ["/hls/1/index.m3u8", "/hls/1/live.m3u8"] {
+        let r = get(&b, As::Nobody, uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}: {}", r.text());
+        assert!(
+            r.text().contains("HLS is off for channel 1"),
+            "{uri}: {}",
+            r.text()
+        );
+    }
+    // Channel 2 keeps HLS: whatever stops it here (its input is disabled), it is not the flag.
+    let r = get(&b, As::Nobody, "/hls/2/index.m3u8").await;
+    assert!(!r.text().contains("HLS is off"), "{}", r.text());
+    // HTTP TS of the HLS-off channel is refused only for the input's reason.
+    let r = get(&b, As::Nobody, "/stream/1.ts").await;
+    assert!(!r.text().contains("HLS is off"), "{}", r.text());
+}
