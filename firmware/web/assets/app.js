@@ -631,7 +631,8 @@ async function pageScan(main) {
     const c = job.current;
     const cancel = h('button', { type: 'button', class: 'danger', onclick: async () => { await api('DELETE', `/api/v1/scans/${job.id}`).catch((e) => toast(e.message)); } }, 'Cancel scan');
     const services = (job.found || []).reduce((a, m) => a + (m.services || []).length, 0);
-    progress.replaceChildren(
+    // (replaceChildren would write a null as the text "null")
+    progress.replaceChildren(...[
       h('div', { class: 'between' }, h('h2', {}, `2. Scanning · ${job.state}`), job.state === 'running' ? cancel : null),
       h('progress', { max: Math.max(1, p.total_known || 1), value: p.done || 0, 'aria-label': 'Multiplexes scanned' }),
       h('p', {}, `${p.done || 0} of ${p.total_known || 0} multiplexes · ${services} services found`),
@@ -639,7 +640,7 @@ async function pageScan(main) {
         c.signal && c.signal.cnr_db != null ? ` · C/N ${fmtNum(c.signal.cnr_db)} dB` : '') : null,
       job.error ? h('p', { class: 'msg error' }, job.error) : null,
       h('ul', { class: 'plain small' }, (job.muxes || []).map((m) => h('li', {}, h('span', { class: `badge ${m.result === 'found' ? 'good' : 'bad'}` }, String(m.result).replace(/_/g, ' ')), ' ', m.summary,
-        m.result === 'found' ? ` · ${m.services} services` : m.detail ? ` · ${m.detail}` : ''))));
+        m.result === 'found' ? ` · ${m.services} services` : m.detail ? ` · ${m.detail}` : '')))].filter(Boolean));
     if (job.state !== 'running') progress.append(results(job));
   };
   const results = (job) => {
@@ -663,7 +664,7 @@ async function pageScan(main) {
       apply.disabled = true;
       try { await api('POST', '/api/v1/channels/bulk', { numbers, enabled: true }); msg.set(`${numbers.length} channels enabled.`, 'ok'); } catch (e) { msg.set(e.message); } finally { apply.disabled = false; }
     });
-    box.append(h('p', {}, `${created.length} new channels (added disabled), ${(merge.inputs_created || []).length} new inputs, ${(merge.channels_moved || []).length} channels moved, ${(merge.skipped || []).length} services skipped (scrambled or data), ${(merge.missing || []).length} no longer found.`));
+    box.append(h('p', {}, `${created.length} new channels (added disabled), ${(merge.inputs_created || []).length} new input(s), ${(merge.channels_moved || []).length} channels moved, ${(merge.skipped || []).length} services skipped (scrambled or data), ${(merge.missing || []).length} no longer found.`));
     if (created.length) {
       box.append(h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'ghost', onclick: () => boxes.forEach((b) => { b.checked = true; }) }, 'All'),
