@@ -63,8 +63,10 @@ impl crate::OpenInput for DvbSource {
 
 const STATS_LOCKED: Duration = Duration::from_secs(1);
 const STATS_SEARCHING: Duration = Duration::from_millis(200);
-/// Lock changes (and retunes) of a flapping signal are logged at most once this often.
+/// Lock changes of a flapping signal: this many lines per window at most (then one that
+/// sums up), and retunes one per window.
 const LOCK_LOG_WINDOW: Duration = Duration::from_secs(60);
+const LOCK_LOG_BURST: usize = 6;
 
 pub struct DvbInput {
     frontend: Frontend,
@@ -142,7 +144,7 @@ impl DvbInput {
             stats: SourceStats::default(),
             last_state: TunerState::Tuning,
             span,
-            lock_log: ChangeLimit::new(LOCK_LOG_WINDOW),
+            lock_log: ChangeLimit::new(LOCK_LOG_WINDOW, LOCK_LOG_BURST),
             retune_log: RateLimit::new(LOCK_LOG_WINDOW),
             locked_signal: SignalReport::default(),
         })
@@ -159,7 +161,9 @@ impl DvbInput {
         let raw = self.frontend.stats().map_err(|e| self.failed(e))?;
         self.lock.status(now, raw.flags.lock);
         self.report.signal = self.signal.update(&raw);
-        if self.lock.state() == TunerState::Locked {
+        // While the frontend says it has the lock (the supervisor may still call a
+        // lost lock "locked" during its grace period, when the figures are gone).
+        if raw.flags.lock {
             self.locked_signal = self.report.signal;
         }
         self.next_stats = now
@@ -193,7 +197,7 @@ impl DvbInput {
     }
 
     /// Says when the lock comes or goes, with the signal figures; a lock that flaps is
-    /// summarised once a minute (see [`ChangeLimit`]).
+    /// summarised (see [`ChangeLimit`]).
     fn log_state(&mut self, now: Instant) {
         let state = self.lock.state();
         let held = if state == self.last_state {

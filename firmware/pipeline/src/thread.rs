@@ -272,7 +272,8 @@ const NO_DATA_AFTER: Duration = Duration::from_secs(3);
 const REOPEN_MIN: Duration = Duration::from_secs(1);
 const REOPEN_MAX: Duration = Duration::from_secs(30);
 const LOG_WINDOW: Duration = Duration::from_secs(10);
-/// Changes of the input's state (data, no data) are logged at most once this often.
+/// Changes of the input's state (data, no data): 4 lines per window at most, then one
+/// that sums up.
 const STATE_LOG_WINDOW: Duration = Duration::from_secs(60);
 /// An output that failed is said to send again after this long without an error.
 const OUTPUT_CLEAR_AFTER: Duration = Duration::from_secs(5);
@@ -397,7 +398,7 @@ fn run(
         output_log: HashMap::new(),
         output_trouble: HashMap::new(),
         channel_spans: HashMap::new(),
-        state_log: ChangeLimit::new(STATE_LOG_WINDOW),
+        state_log: ChangeLimit::new(STATE_LOG_WINDOW, 4),
         fail_log: RateLimit::new(LOG_WINDOW),
         failure_logged: false,
         pids_generation: None,
@@ -687,8 +688,8 @@ impl Worker {
         } else {
             InputState::Starting
         };
-        // An input that comes and goes (a flaky link) says so once a minute, and the
-        // log always ends with its true state.
+        // An input that comes and goes (a flaky link) says so a few times a minute,
+        // and the log always ends with its true state.
         let held = if state != self.state {
             self.state = state;
             self.state_log.changed(now)

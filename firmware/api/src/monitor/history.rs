@@ -78,8 +78,10 @@ impl<K: Ord + Clone + ToString, const N: usize> Group<K, N> {
                     .iter()
                     .filter(|(t, _)| i64::from(*t) > since)
                     .map(|&(t, v)| {
+                        // Through the f32's shortest decimal form: 33.59, not
+                        // 33.59000015258789.
                         let v = if v.is_finite() {
-                            json!(f64::from(v))
+                            json!(v.to_string().parse::<f64>().unwrap_or(f64::from(v)))
                         } else {
                             Value::Null
                         };
@@ -168,6 +170,7 @@ mod tests {
         h.record(t0, &sample_frame(t0));
         let mut f = sample_frame(t0 + 10);
         f.tuners[0].signal_dbm = None;
+        f.tuners[0].cnr_db = Some(33.59);
         f.channels[0].bitrate_bps = 5_000_000;
         h.record(t0 + 10, &f);
         let v = h.to_json(t0 + 10);
@@ -175,7 +178,7 @@ mod tests {
         let tuner = &v["tuners"]["adapter0/frontend0"];
         assert_eq!(tuner["signal_dbm"], json!([[t0, -61.5], [t0 + 10, null]]));
         assert_eq!(tuner["signal_pct"], json!([[t0, null], [t0 + 10, null]]));
-        assert_eq!(tuner["cnr_db"], json!([[t0, 28.25], [t0 + 10, 28.25]]));
+        assert_eq!(tuner["cnr_db"], json!([[t0, 28.25], [t0 + 10, 33.59]]));
         assert_eq!(
             v["inputs"]["1"]["bitrate_bps"],
             json!([[t0, 24_000_000.0], [t0 + 10, 24_000_000.0]])
