@@ -129,6 +129,15 @@ async function apiChannels() {
     return r.json();
 }
 
+/** Polls `check` until it is true, for at most STEP_TIMEOUT_MS. */
+async function until(check, what) {
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${STEP_TIMEOUT_MS} ms`);
+        await page.waitForTimeout(100);
+    }
+}
+
 function row(number) {
     return page.locator(`#channels-table tr[data-number="${number}"]`);
 }
@@ -294,6 +303,19 @@ try {
         await waitText('.msg.ok', /Enable: 2 channels/, 'bulk enable');
         chs = await apiChannels();
         if (!chs.every((c) => c.enabled)) throw new Error('not every channel is enabled again');
+    });
+
+    await step('HLS off for channel 4 from its row: its playlist is refused', async () => {
+        await row(4).getByLabel('HLS of channel 4').uncheck();
+        await saveRow(4);
+        await waitText('#toast', /Channel 4 saved/, 'hls off');
+        const c4 = (await apiChannels()).find((c) => c.number === 4);
+        if (c4.hls_enabled !== false) throw new Error(`hls_enabled is ${c4.hls_enabled}`);
+        const r = await page.request.get(`${base}hls/4/index.m3u8`);
+        if (r.status() !== 404) throw new Error(`/hls/4/index.m3u8 answered ${r.status()}`);
+        await row(4).getByLabel('HLS of channel 4').check();
+        await saveRow(4);
+        await until(async () => (await apiChannels()).find((c) => c.number === 4).hls_enabled === true, 'HLS back on');
     });
 
     await step('the scan wizard builds a tuning the daemon parses', async () => {

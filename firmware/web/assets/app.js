@@ -396,7 +396,7 @@ function tunerCard(t) {
       h('h3', {}, t.label || t.name || t.key),
       h('span', { class: `badge ${locked ? 'good' : 'bad'}` }, locked ? 'Locked' : 'No lock')),
     h('div', { class: 'muted small' }, t.key, ' · ', t.system || '–', ' · ',
-      t.frequency_hz ? `${(t.frequency_hz / 1e6).toFixed(3).replace(/\.?0+$/, '')} MHz` : 'not tuned', ' · ', t.state || ''),
+      t.frequency_hz ? `${(t.frequency_hz / 1e6).toFixed(3).replace(/\.?0+$/, '')} MHz` : 'not tuned', ' · ', String(t.state || '').replace(/_/g, ' ')),
     h('div', { class: 'gauges' },
       gauge('Signal', sig[0], sig[1], pctClass(pct), pct),
       gauge('C/N', fmtNum(t.cnr_db), 'dB', cc, t.cnr_db != null ? (t.cnr_db / 30) * 100 : null)),
@@ -810,7 +810,7 @@ async function pageChannels(main) {
       h('a', { class: 'button ghost', href: '/playlist/multicast.csv', download: 'dvbgate-multicast.csv', id: 'export-csv' }, 'Export CSV'))),
     h('section', { class: 'card', 'aria-label': 'Selected channels' },
       h('div', { class: 'row' }, count, bb('Enable', () => ({ enabled: true })), bb('Disable', () => ({ enabled: false })),
-        bb('HLS on', () => ({ hls: true })), bb('HLS off', () => ({ hls: false })), wFrom, renumber, hasCategory ? [wBulkCat, setCat] : null),
+        bb('HLS on', () => ({ hls: true })), bb('HLS off', () => ({ hls: false })), wFrom, renumber, categories.length ? [wBulkCat, setCat] : null),
       bulkMsg),
     h('section', { class: 'card' }, h('p', { class: 'muted small' }, 'Edit a row, then Save (or press Enter). New channels get the next free address of the pool; an address another channel holds is refused.'),
       h('div', { class: 'scroll' }, table)));
@@ -999,6 +999,14 @@ function pageBackup(main) {
 
 // ---------------------------------------------------------------- logs
 
+/** RFC 3339 to the technician's local date and time (the raw UTC time is the tooltip). */
+function logTime(t) {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return String(t || '');
+  const p2 = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+}
+
 function pageLogs(main) {
   const [wLevel, level] = field('Level', { tag: 'select', options: [option('', 'all'), option('info', 'info and worse'), option('warn', 'warnings and errors'), option('error', 'errors')] });
   const [wFollow, follow] = checkbox('Follow', true);
@@ -1018,7 +1026,7 @@ function pageLogs(main) {
       const r = await get(`/api/v1/logs?${q}`);
       const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 20;
       for (const l of r.lines || []) {
-        tbody.append(h('tr', {}, h('td', { class: 'muted' }, String(l.time || '').replace('T', ' ').slice(0, 19)), h('td', { class: `lvl-${l.level}` }, l.level),
+        tbody.append(h('tr', {}, h('td', { class: 'muted', title: l.time }, logTime(l.time)), h('td', { class: `lvl-${l.level}` }, l.level),
           h('td', { class: 'muted' }, l.target), h('td', { class: 'msgcol' }, l.message, l.spans ? h('span', { class: 'muted' }, ` ${l.spans}`) : null)));
       }
       while (tbody.children.length > 2000) tbody.firstChild.remove();
