@@ -357,8 +357,8 @@ fn run(
 ) {
     // Every line of this thread (the input's, its tuner's, its channels') is in it.
     let span = match config.id {
-        Some(id) => info_span!("input", id, name = %config.name),
-        None => info_span!("input", name = %config.name),
+        Some(id) => info_span!("input", id, name = config.name.as_str()),
+        None => info_span!("input", name = config.name.as_str()),
     };
     let _entered = span.enter();
     let input = match config.open_input() {
@@ -523,8 +523,10 @@ impl Worker {
             Command::SetChannel(setup) => {
                 let ChannelSetup { key, spec, output } = *setup;
                 // Made here, in the input's span, so the channel's lines are in both.
-                self.channel_spans
-                    .insert(key, info_span!("channel", id = key, name = %spec.name));
+                self.channel_spans.insert(
+                    key,
+                    info_span!("channel", id = key, name = spec.name.as_str()),
+                );
                 demux.set_channel(key, spec);
                 match output {
                     Some(o) => {
