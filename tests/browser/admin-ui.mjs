@@ -12,7 +12,10 @@
 // message is shown beside its row; the M3U export (a download) carries the new
 // `udp://@` address; a backup is downloaded; channel 1 is renamed; the backup is restored
 // and the name is back; two channels are disabled and enabled in bulk; a tuning typed by hand reaches the daemon's parser; a user is
-// added; a network setting is saved; every page is opened (no script error, no CSP violation), desktop
+// added; a network setting is saved; a tuning of each delivery system made by the page is
+// accepted by the daemon's parser; the password is changed and the new one logs in; the
+// factory reset waits for its typed confirmation; reboot restarts the pipelines; every
+// page is opened (no script error, no CSP violation), desktop
 // 1280x800, and the dashboard and channels at 390x844 (a phone).
 //
 // One JSON line goes to stdout: {ok, reason?, steps: [{step, ms}], password, m3u_line,
@@ -31,6 +34,7 @@ const EXIT_USAGE = 64;
 const STEP_TIMEOUT_MS = 20_000;
 /** The administrator password the walk sets (8+ characters, as the box requires). */
 const PASSWORD = 'hotel-technician-2026';
+const NEW_PASSWORD = 'hotel-technician-2027';
 const RENAMED = 'Renamed by the browser test';
 const PAGES = ['dashboard', 'scan', 'channels', 'users', 'network', 'epg', 'backup', 'logs', 'system'];
 
@@ -362,6 +366,74 @@ try {
         await waitText('.msg.ok', /Saved/, 'network');
         const settings = await (await page.request.get(`${base}api/v1/settings`)).json();
         if (settings.ttl !== 2) throw new Error(`ttl is ${settings.ttl}`);
+    });
+
+    await step("every delivery system's hand-made tuning reaches the daemon's parser", async () => {
+        await open('scan');
+        // The page's own URL builder and its own fetch (with the CSRF token): the daemon
+        // parses each tuning before it looks for a tuner, so a 503 "no tuner" (or a scan
+        // that starts, on a box with one) means the URL was accepted; a 422 names the key.
+        const answers = await page.evaluate(async () => {
+            const cases = [
+                ['dvb-t', { freq: '474', bandwidth: '8' }],
+                ['dvb-t2', { freq: '474.166', bandwidth: '1.712', plp: '1', mod: 'qam256' }],
+                ['dvb-c', { freq: '474', sr: '6900', mod: 'qam256', fec: '3/4' }],
+                ['dvb-s', { freq: '12551.5', sr: '22000', pol: 'v', lnb: '10750MHz' }],
+                ['dvb-s2', { freq: '11362', sr: '22000', pol: 'h', mod: '8psk', fec: '2/3', lnb: 'universal', diseqc: '2' }],
+                ['atsc', { freq: '57.028615', mod: '8vsb' }],
+            ];
+            const out = [];
+            for (const [sys, v] of cases) {
+                const url = tuningUrl(sys, v);
+                let answer;
+                try {
+                    const job = await api('POST', '/api/v1/scans', { tunings: [url], store: false });
+                    await api('DELETE', `/api/v1/scans/${job.id}`);
+                    answer = { status: 202 };
+                } catch (e) {
+                    answer = { status: e.status, error: e.message };
+                }
+                out.push({ url, ...answer });
+            }
+            return out;
+        });
+        result.tunings = answers;
+        const refused = answers.filter((a) => a.status !== 202 && a.status !== 503 && a.status !== 409);
+        if (refused.length) throw new Error(`refused: ${JSON.stringify(refused)}`);
+    });
+
+    await step('the administrator password is changed, and the new one logs in', async () => {
+        await open('system');
+        await page.getByLabel('Current password').fill(PASSWORD);
+        await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+        await page.getByLabel('New password again').fill(NEW_PASSWORD);
+        await page.getByRole('button', { name: 'Change password' }).click();
+        await waitText('.msg.ok', /Password changed/, 'password change');
+        await page.locator('#logout').click();
+        await page.waitForFunction(() => location.hash === '#/login');
+        await page.getByLabel('Password').fill(NEW_PASSWORD);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForFunction(() => location.hash === '#/dashboard');
+        result.password = NEW_PASSWORD;
+    });
+
+    await step('factory reset waits for the typed confirmation (not pressed)', async () => {
+        await open('system');
+        const erase = page.getByRole('button', { name: 'Erase everything' });
+        if (!(await erase.isDisabled())) throw new Error('enabled before the confirmation');
+        await page.getByLabel('Type "factory reset" to confirm').fill('factory');
+        if (!(await erase.isDisabled())) throw new Error('enabled by a partial confirmation');
+        await page.getByLabel('Type "factory reset" to confirm').fill('factory reset');
+        if (await erase.isDisabled()) throw new Error('still disabled after the confirmation');
+        await page.getByLabel('Type "factory reset" to confirm').fill('');
+    });
+
+    await step('reboot (two presses) restarts the pipelines', async () => {
+        await open('system');
+        const reboot = page.getByRole('button', { name: 'Reboot' });
+        await reboot.click();
+        await page.getByRole('button', { name: 'Press again to reboot' }).click();
+        result.reboot = await waitText('.msg.ok', /restart/, 'reboot');
     });
 
     await step('every page opens (desktop)', async () => {

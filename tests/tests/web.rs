@@ -154,8 +154,9 @@ fn a_technician_sets_up_the_box_from_the_page_in_headless_chromium() {
         dir.display()
     );
 
-    // The page's session is not ours: the API token sees the result.
-    let (_, channels) = d.get("/api/v1/channels");
+    // The page's session is not ours: the API token sees the result. The walk's reboot
+    // restarted the pipelines: they are live again first.
+    let channels = serde_json::Value::Array(d.wait_live(4, Duration::from_secs(15)));
     let moved = channel(&channels, 2);
     let new_group = group_of(moved["multicast"].as_str().expect("multicast URL"));
     assert_eq!(new_group.ip().to_string(), new_ip, "{moved}");
