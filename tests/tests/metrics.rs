@@ -249,6 +249,8 @@ fn metrics_parse_with_prometheus_client_and_carry_the_demos_figures() {
         ("dvbgate_build_info", "gauge"),
         ("process_start_time_seconds", "gauge"),
         ("process_resident_memory_bytes", "gauge"),
+        ("process_cpu_seconds", "counter"),
+        ("process_open_fds", "gauge"),
         ("dvbgate_tuner_info", "gauge"),
         ("dvbgate_tuner_locked", "gauge"),
         ("dvbgate_tuner_signal_strength_dbm", "gauge"),
@@ -284,6 +286,8 @@ fn metrics_parse_with_prometheus_client_and_carry_the_demos_figures() {
     let now = unix_now();
     let rss = value(&fams, "process_resident_memory_bytes", &[]).expect("RSS");
     assert!(rss > 1e6 && rss < 4e9, "RSS {rss}");
+    let cpu = value(&fams, "process_cpu_seconds", &[]).expect("CPU time");
+    assert!(cpu > 0.0 && cpu < 3600.0, "CPU {cpu} s");
     let start = value(&fams, "process_start_time_seconds", &[]).expect("start time");
     assert!(
         start <= now && start > now - 600.0,

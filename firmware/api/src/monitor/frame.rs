@@ -243,6 +243,27 @@ pub(crate) fn parse_vm_rss(status: &str) -> Option<u64> {
     }
 }
 
+/// CPU time the process used, user and system, from `/proc/self/stat` (in the clock
+/// ticks of the `/proc` interface, `USER_HZ`, which is 100 on every Linux architecture).
+pub(crate) fn cpu_seconds() -> Option<f64> {
+    parse_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+pub(crate) fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces and parentheses: fields count from
+    // the last ')'. utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// File descriptors the process has open.
+pub(crate) fn open_fds() -> Option<u64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -332,6 +353,16 @@ pub(crate) mod tests {
         assert_eq!(v["channels"][0]["status"], "live");
         assert_eq!(v["tuners"][0]["signal_pct"], serde_json::Value::Null);
         assert_eq!(v["tuners"][0]["system"], "DVB-T2");
+    }
+
+    #[test]
+    fn cpu_time_counts_fields_after_the_command_name() {
+        // A command name with a space and a parenthesis; utime 250, stime 75 ticks.
+        let stat = "1234 (mux-a) b) S 1 1234 1234 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 9 0";
+        assert_eq!(parse_cpu_seconds(stat), Some(3.25));
+        assert_eq!(parse_cpu_seconds("garbage"), None);
+        assert!(cpu_seconds().is_some());
+        assert!(open_fds().is_some_and(|n| n >= 3));
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl Monitor {
         *self.stop.borrow()
     }
 
-    fn counters(&self, epg: Option<dvbgate_control::EpgServiceStats>) -> prometheus::Counters {
+    fn counters(&self, process: Process) -> prometheus::Counters {
         let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
         prometheus::Counters {
             xc_logins: XC_OUTCOMES
@@ -146,8 +146,10 @@ impl Monitor {
                 ("ok", read(&self.admin_logins[0])),
                 ("failed", read(&self.admin_logins[1])),
             ],
-            epg,
+            epg: process.epg,
             start_time: self.start_time,
+            cpu_seconds: process.cpu_seconds,
+            open_fds: process.open_fds,
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -155,6 +157,14 @@ impl Monitor {
     fn history(&self) -> std::sync::MutexGuard<'_, history::History> {
         self.history.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// What `/metrics` reads besides the frame (files and the guide: on a blocking thread).
+#[derive(Default)]
+struct Process {
+    epg: Option<dvbgate_control::EpgServiceStats>,
+    cpu_seconds: Option<f64>,
+    open_fds: Option<u64>,
 }
 
 fn unix_ms() -> i64 {
@@ -355,8 +365,16 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         Err(e) => return e.into_response(),
     };
     let sup = app.supervisor.clone();
-    let epg = blocking(move || Ok(sup.epg().stats())).await.ok();
-    let text = prometheus::render(&frame, &app.monitor.counters(epg));
+    let process = blocking(move || {
+        Ok(Process {
+            epg: Some(sup.epg().stats()),
+            cpu_seconds: frame::cpu_seconds(),
+            open_fds: frame::open_fds(),
+        })
+    })
+    .await
+    .unwrap_or_default();
+    let text = prometheus::render(&frame, &app.monitor.counters(process));
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -381,7 +399,7 @@ mod tests {
         m.count_xc_login(XcLogin::Ok);
         m.count_xc_login(XcLogin::WrongPassword);
         m.count_xc_login(XcLogin::WrongPassword);
-        let c = m.counters(None);
+        let c = m.counters(Process::default());
         assert_eq!(c.admin_logins, [("ok", 1), ("failed", 2)]);
         let get = |name| c.xc_logins.iter().find(|(n, _)| *n == name).unwrap().1;
         assert_eq!(get("ok"), 1);

@@ -195,6 +195,8 @@ pub(crate) struct Counters {
     pub epg: Option<dvbgate_control::EpgServiceStats>,
     /// Unix seconds.
     pub start_time: f64,
+    pub cpu_seconds: Option<f64>,
+    pub open_fds: Option<u64>,
     pub version: &'static str,
 }
 
@@ -220,6 +222,22 @@ pub(crate) fn render(frame: &Frame, counters: &Counters) -> String {
         "Resident memory of the daemon, in bytes.",
     )
     .sample("process_resident_memory_bytes", &[], frame.rss_bytes);
+    if let Some(cpu) = counters.cpu_seconds {
+        e.family(
+            "process_cpu_seconds_total",
+            Counter,
+            "CPU time the daemon used, user and system, in seconds.",
+        )
+        .sample("process_cpu_seconds_total", &[], cpu);
+    }
+    if let Some(fds) = counters.open_fds {
+        e.family(
+            "process_open_fds",
+            Gauge,
+            "File descriptors the daemon has open.",
+        )
+        .sample("process_open_fds", &[], fds);
+    }
 
     // Tuners.
     let tuner = |t: &super::frame::TunerFigures| vec![("tuner", t.key.clone())];
@@ -536,6 +554,8 @@ mod tests {
             admin_logins: vec![("ok", 1), ("failed", 0)],
             epg: None,
             start_time: 1_700_000_000.5,
+            cpu_seconds: Some(3.25),
+            open_fds: Some(17),
             version: "0.1.0",
         }
     }
@@ -615,6 +635,11 @@ mod tests {
             find("process_start_time_seconds"),
             ["process_start_time_seconds 1700000000.5"]
         );
+        assert_eq!(
+            find("process_cpu_seconds_total"),
+            ["process_cpu_seconds_total 3.25"]
+        );
+        assert_eq!(find("process_open_fds"), ["process_open_fds 17"]);
         assert_eq!(
             find("process_resident_memory_bytes"),
             [format!("process_resident_memory_bytes {}", 30u64 << 20)]
