@@ -36,6 +36,10 @@ pub struct ChannelView {
     pub http: String,
     /// Whether the channel is offered over HLS (its `hls` flag); off, `hls` answers 404.
     pub hls_enabled: bool,
+    /// Its category (`/api/v1/categories`); none: TV or Radio by its service type.
+    pub category_id: Option<u32>,
+    /// The XMLTV channel id its guide is imported under, if any.
+    pub xmltv_id: Option<String>,
     /// The HLS/HTTP stream while one runs.
     pub streaming: Option<dvbgate_streaming::StreamStats>,
     pub output: OutputConfig,
@@ -80,6 +84,8 @@ impl ChannelView {
             hls: format!("/hls/{}/index.m3u8", c.number),
             http: format!("/stream/{}.ts", c.number),
             hls_enabled: c.hls,
+            category_id: c.category_id,
+            xmltv_id: c.xmltv_id.clone(),
             streaming,
             output: c.output.clone(),
             strip_ca: c.strip_ca,
