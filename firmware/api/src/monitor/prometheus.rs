@@ -13,6 +13,19 @@
 //! dashboard may prefer. Signal strength keeps the unit receivers use (`_dbm`), and C/N
 //! its decibels (`_db`). Counters of a pipeline start again from zero when its input
 //! restarts; Prometheus' `rate()` and `increase()` handle such resets.
+//!
+//! | family | labels |
+//! |---|---|
+//! | `dvbgate_build_info`, `process_start_time_seconds`, `process_resident_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds` | `version` (build info) |
+//! | `dvbgate_tuner_info` | `tuner`, `name`, `label` |
+//! | `dvbgate_tuner_locked`, `_signal_strength_dbm`, `_signal_strength_ratio`, `_carrier_to_noise_db`, `_uncorrected_blocks_total`, `_retunes_total`, `_lock_losses_total`, `_dvr_overflows_total` | `tuner` |
+//! | `dvbgate_tuner_bit_error_ratio` | `tuner`, `stage` (`pre`, `post`) |
+//! | `dvbgate_input_up`, `_bitrate_bits_per_second`, `_packets_total`, `_cc_errors_total`, `_transport_errors_total`, `_crc_errors_total`, `_sync_losses_total`, `_reopens_total` | `input` (id), `name` |
+//! | `dvbgate_channel_up`, `_bitrate_bits_per_second`, `_packets_total`, `_hls_viewers`, `_http_viewers`; `dvbgate_output_datagrams_total`, `_send_errors_total`, `_dropped_datagrams_total` | `channel` (number), `name` |
+//! | `dvbgate_xc_logins_total` | `outcome`: `ok`, `unknown_user`, `wrong_password`, `malformed`, `missing_credentials`, `throttled`, `inactive` |
+//! | `dvbgate_admin_logins_total` | `outcome`: `ok`, `failed` |
+//! | `dvbgate_epg_events`, `dvbgate_epg_services` | `guide`: `broadcast`, `imported` |
+//! | `dvbgate_epg_sections_total`, `_dropped_sections_total`, `_bad_sections_total` | |
 
 use super::frame::Frame;
 use std::fmt::Write;
