@@ -114,7 +114,8 @@ async function shot(name) {
 
 async function open(hash) {
     await page.goto(`${base}#/${hash}`);
-    await page.waitForFunction((h) => location.hash === `#/${h}`, hash);
+    // The page marks <main> once the new page is rendered.
+    await page.locator(`main[data-page="${hash}"]`).waitFor();
 }
 
 /** The visible text of the first element matching `selector` that matches `re`. */
@@ -153,7 +154,7 @@ async function saveRow(number) {
 try {
     await step('first boot: the page asks for the setup code', async () => {
         await page.goto(base);
-        await page.waitForFunction(() => location.hash === '#/setup');
+        await page.locator('main[data-page="setup"]').waitFor();
         await page.getByLabel('Setup code').waitFor();
         await shot('setup');
     });
@@ -169,29 +170,28 @@ try {
     await step('the setup code sets the password and logs in', async () => {
         await page.getByLabel('Setup code').fill(args['setup-code'].toLowerCase());
         await page.getByRole('button', { name: 'Set password' }).click();
-        await page.waitForFunction(() => location.hash === '#/dashboard');
+        await page.locator('main[data-page="dashboard"]').waitFor();
         await page.locator('#logout').waitFor({ state: 'visible' });
     });
 
     await step('log out', async () => {
         await page.locator('#logout').click();
-        await page.waitForFunction(() => location.hash === '#/login');
-        await page.getByLabel('Password').waitFor();
+        await page.locator('main[data-page="login"]').waitFor();
         const r = await page.request.get(`${base}api/v1/settings`);
         if (r.status() !== 401) throw new Error(`after logout GET /api/v1/settings answered ${r.status()}`);
     });
 
     await step('a wrong password is refused with a message', async () => {
-        await page.getByLabel('Password').fill('not-the-password');
+        await page.getByLabel('Password', { exact: true }).fill('not-the-password');
         await page.getByRole('button', { name: 'Log in' }).click();
         await waitText('.msg.error', /Wrong password/, 'login');
         await shot('login-wrong-password');
     });
 
     await step('log in', async () => {
-        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
         await page.getByRole('button', { name: 'Log in' }).click();
-        await page.waitForFunction(() => location.hash === '#/dashboard');
+        await page.locator('main[data-page="dashboard"]').waitFor();
     });
 
     await step("the dashboard shows the demo's channels with a live bitrate", async () => {
@@ -301,7 +301,7 @@ try {
         let chs = await apiChannels();
         const off = chs.filter((c) => !c.enabled).map((c) => c.number);
         if (off.join() !== '3,4') throw new Error(`disabled: ${off}`);
-        if (await row(3).getByLabel('Enabled of channel 3').isChecked()) throw new Error('row 3 still shows enabled');
+        await until(async () => !(await row(3).getByLabel('Enabled of channel 3').isChecked()), 'row 3 shown disabled');
         for (const n of [3, 4]) await page.getByLabel(`Select channel ${n}`).check();
         await page.getByRole('button', { name: 'Enable', exact: true }).click();
         await waitText('.msg.ok', /Enable: 2 channels/, 'bulk enable');
@@ -410,10 +410,10 @@ try {
         await page.getByRole('button', { name: 'Change password' }).click();
         await waitText('.msg.ok', /Password changed/, 'password change');
         await page.locator('#logout').click();
-        await page.waitForFunction(() => location.hash === '#/login');
-        await page.getByLabel('Password').fill(NEW_PASSWORD);
+        await page.locator('main[data-page="login"]').waitFor();
+        await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
         await page.getByRole('button', { name: 'Log in' }).click();
-        await page.waitForFunction(() => location.hash === '#/dashboard');
+        await page.locator('main[data-page="dashboard"]').waitFor();
         result.password = NEW_PASSWORD;
     });
 
@@ -463,7 +463,7 @@ try {
             p.on('console', (m) => session.consoleMessages.push({ type: m.type(), text: m.text(), url: m.location().url }));
             for (const name of ['dashboard', 'channels']) {
                 await p.goto(`${base}#/${name}`);
-                await p.locator('main h1').first().waitFor();
+                await p.locator(`main[data-page="${name}"]`).waitFor();
                 await p.waitForTimeout(name === 'dashboard' ? 2500 : 800);
                 // Nothing may widen the page itself: rows turn into cards.
                 const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

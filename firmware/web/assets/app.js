@@ -192,6 +192,7 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   main.replaceChildren();
+  delete main.dataset.page;
   if (!page) {
     main.append(h('p', {}, 'No such page. ', h('a', { href: '#/dashboard' }, 'Dashboard')));
     return;
@@ -203,6 +204,8 @@ async function route() {
   } catch (e) {
     if (e.status !== 401) main.append(h('p', { class: 'msg error' }, e.message));
   }
+  // Rendered (tests and screen readers can tell the new page from the old).
+  if (location.hash.slice(2).split('?')[0] === name || (!location.hash && name === 'dashboard')) main.dataset.page = name;
 }
 
 function setupChrome() {
@@ -712,10 +715,12 @@ async function pageChannels(main) {
     if (!selected.size) return bulkMsg.set('Select channels first (the boxes on the left).');
     bulkBtns.forEach((b) => { b.disabled = true; });
     try {
-      await api('POST', '/api/v1/channels/bulk', { numbers: [...selected].sort((a, b) => a - b), ...body });
-      bulkMsg.set(`${label}: ${selected.size} channels.`, 'ok');
+      const numbers = [...selected].sort((a, b) => a - b);
+      await api('POST', '/api/v1/channels/bulk', { numbers, ...body });
       selected.clear();
       await reload();
+      // Said once the table shows the result.
+      bulkMsg.set(`${label}: ${numbers.length} channels.`, 'ok');
     } catch (e) { bulkMsg.set(e.message); } finally { bulkBtns.forEach((b) => { b.disabled = false; }); }
   };
   const bb = (text, body, cls) => { const b = h('button', { type: 'button', class: cls || 'ghost', onclick: () => bulk(body(), text) }, text); bulkBtns.push(b); return b; };
