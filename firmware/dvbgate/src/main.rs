@@ -6,7 +6,8 @@
 //! - `dvbgate probe`: what a file, a UDP/RTP stream or a tuned multiplex carries, and how
 //!   healthy it is;
 //! - `dvbgate tuners`: the DVB tuners of the box;
-//! - `dvbgate scan`: find multiplexes and services, and add them to the configuration.
+//! - `dvbgate scan`: find multiplexes and services, and add them to the configuration;
+//! - `dvbgate forget-password`: back to the setup code, the configuration kept.
 
 // The commands talk to a person on a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -43,6 +44,9 @@ enum Command {
     Tuners(cmd::tuners::TunersArgs),
     /// Scan for multiplexes and services and add them to the configuration.
     Scan(cmd::scan::ScanArgs),
+    /// Forget the administrator password (the configuration stays): at its next start the
+    /// daemon prints a setup code for the web page.
+    ForgetPassword(cmd::password::ForgetPasswordArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Epg(args) => cmd::epg::run(args),
         Command::Tuners(args) => cmd::tuners::run(args),
         Command::Scan(args) => cmd::scan::run(args),
+        Command::ForgetPassword(args) => cmd::password::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,6 +88,19 @@ impl Store {
         })
     }
 
+    /// Forgets the administrator password and nothing else: the box is back in setup
+    /// (the daemon prints a setup code at its next start) with its configuration kept.
+    /// For an installer who lost the password and has the box in hand.
+    pub fn clear_admin_password(&self) -> Result<(), StoreError> {
+        self.write(|trees| {
+            trees.meta.transaction(|meta| {
+                meta.remove(ADMIN_PASSWORD_KEY)?;
+                Ok(())
+            })?;
+            Ok(())
+        })
+    }
+
     /// Whether `password` is the administrator's; false when none is set. Takes the
     /// time of one argon2id hash (tens to hundreds of milliseconds on the box), so the
     /// caller should limit how many run at once.
@@ -207,5 +220,28 @@ mod tests {
         store
             .verify()
             .expect("the meta entry does not upset the consistency check");
+    }
+
+    #[test]
+    fn clearing_the_password_keeps_the_configuration() {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let dir = temp.path().join("config");
+        let store = Store::open(&dir).expect("open");
+        let mut settings = store.settings().expect("settings");
+        settings.ttl = 7;
+        store.set_settings(&settings).expect("settings");
+        store.set_admin_password("lost password").expect("set");
+        store.clear_admin_password().expect("clear");
+        drop(store);
+        let store = Store::open(&dir).expect("reopen");
+        assert!(!store.admin_password_set().expect("read"));
+        assert!(
+            !store
+                .verify_admin_password("lost password")
+                .expect("verify")
+        );
+        assert_eq!(store.settings().expect("settings").ttl, 7);
+        // Clearing twice is no error.
+        store.clear_admin_password().expect("clear again");
     }
 }

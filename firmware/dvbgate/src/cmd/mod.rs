@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod epg;
+pub mod password;
 pub mod probe;
 pub mod run;
 pub mod scan;
