@@ -335,8 +335,12 @@ async function loadHistory() {
 }
 
 const SVGNS = 'http://www.w3.org/2000/svg';
-/** A sparkline of the last hour of a series (null values leave a gap). */
-function sparkline(key, cls = '', label = '') {
+/**
+ * A sparkline of the last hour of a series. Bit rates (`zero`) are drawn from 0 so a
+ * dip looks like one; signal and C/N use their own range, which is what a technician
+ * turning a dish watches.
+ */
+function sparkline(key, cls = '', label = '', zero = false) {
   const w = 300, ht = 40;
   const svg = document.createElementNS(SVGNS, 'svg');
   svg.setAttribute('class', `spark ${cls}`);
@@ -352,6 +356,7 @@ function sparkline(key, cls = '', label = '') {
   const span = Math.max(1, now - t0);
   let min = Infinity, max = -Infinity;
   for (const [, v] of s) { min = Math.min(min, v); max = Math.max(max, v); }
+  if (zero) min = Math.min(0, min);
   if (max - min < 1e-9) { max += 1; min -= 1; }
   const pts = s.filter((p) => p[0] >= t0).map(([t, v]) => `${(((t - t0) / span) * w).toFixed(1)},${(ht - 2 - ((v - min) / (max - min)) * (ht - 4)).toFixed(1)}`);
   const area = document.createElementNS(SVGNS, 'polygon');
@@ -420,7 +425,7 @@ function inputsTable(inputs) {
       h('td', {}, h('div', {}, i.name), h('div', { class: 'muted small mono' }, i.url)),
       h('td', {}, statusBadge(i.state)),
       h('td', { class: 'num' }, fmtBitrate(i.bitrate_bps)),
-      h('td', {}, sparkline(`i:${i.id}:bitrate_bps`, 'small', `${i.name} bitrate`)),
+      h('td', {}, sparkline(`i:${i.id}:bitrate_bps`, 'small', `${i.name} bitrate`, true)),
       h('td', { class: 'num' }, i.packets ?? 0),
       h('td', { class: 'num' }, i.cc_errors ?? 0),
       h('td', { class: 'num' }, i.tei_errors ?? 0),
@@ -436,7 +441,7 @@ function channelsTable(channels) {
       h('td', {}, c.name, c.output_error ? h('div', { class: 'small bad-fg' }, c.output_error) : null),
       h('td', {}, statusBadge(c.status)),
       h('td', { class: 'num bitrate' }, fmtBitrate(c.bitrate_bps)),
-      h('td', {}, sparkline(`c:${c.number}:bitrate_bps`, 'small', `${c.name} bitrate`)),
+      h('td', {}, sparkline(`c:${c.number}:bitrate_bps`, 'small', `${c.name} bitrate`, true)),
       h('td', { class: 'mono small' }, c.multicast || '–'),
       h('td', { class: 'num' }, c.hls_viewers ?? 0),
       h('td', { class: 'num' }, c.http_viewers ?? 0)))))));
@@ -472,6 +477,10 @@ async function pageDashboard(main) {
   let last = null;
   let closed = false;
   const conn = $('#conn');
+  const connected = (on) => {
+    conn.className = `conn ${on ? 'on' : 'off'}`;
+    conn.setAttribute('aria-label', on ? 'Live updates: connected' : 'Live updates: interrupted');
+  };
 
   const render = (stats) => {
     last = stats;
@@ -498,17 +507,17 @@ async function pageDashboard(main) {
   let timer = null;
   const poll = async () => {
     if (closed) return;
-    try { render(await pollStats()); conn.className = 'conn on'; } catch (e) { conn.className = 'conn off'; if (e.status === 401) return; }
+    try { render(await pollStats()); connected(true); } catch (e) { connected(false); if (e.status === 401) return; }
     timer = setTimeout(poll, 2000);
   };
   if ('EventSource' in window) {
     es = new EventSource('/api/v1/live');
     es.addEventListener('stats', (ev) => {
-      conn.className = 'conn on';
+      connected(true);
       try { render(JSON.parse(ev.data)); } catch { /* one bad event */ }
     });
     es.addEventListener('error', async () => {
-      conn.className = 'conn off';
+      connected(false);
       if (es.readyState === EventSource.CLOSED && !closed) {
         es = null;
         try { await loadSession(); } catch { /* offline: polling reports it */ }
