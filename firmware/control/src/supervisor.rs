@@ -253,6 +253,7 @@ impl Supervisor {
                     clock: self.options.clock,
                     tick: self.options.tick,
                     section_sink: Some(self.epg.sink_for(input.id, &input.url)),
+                    id: Some(input.id),
                     ..PipelineConfig::new(input.name.clone(), input.url.clone())
                 };
                 let tuner = if dvbgate_inputs::is_tuner_address(&input.url) {

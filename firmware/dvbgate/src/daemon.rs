@@ -43,10 +43,13 @@ pub fn run(
         // One pair of listeners for the daemon's life: a listener created after the first
         // signal could be woken by that same signal and take it for a second one.
         let mut signals = Signals::new();
+        let monitor_app = Arc::clone(&app);
         let shutdown = async move {
             signals.next().await;
             info!("shutting down");
             let _ = stop_tx.send(true);
+            // Open dashboards (server-sent events) would otherwise hold the graceful stop.
+            monitor_app.monitor.shutdown();
             tokio::spawn(async move {
                 signals.next().await;
                 warn!("second signal: exiting at once");
