@@ -11,7 +11,8 @@
 // port) and keeps it; channel 3 asking for the same address is refused and the server's
 // message is shown beside its row; the M3U export (a download) carries the new
 // `udp://@` address; a backup is downloaded; channel 1 is renamed; the backup is restored
-// and the name is back; two channels are disabled and enabled in bulk; a tuning typed by hand reaches the daemon's parser; a user is
+// and the name is back; two channels are disabled and enabled in bulk; a category is set
+// from a row and cleared in bulk; HLS is turned off from a row; a tuning typed by hand reaches the daemon's parser; a user is
 // added; a network setting is saved; a tuning of each delivery system made by the page is
 // accepted by the daemon's parser; the password is changed and the new one logs in; the
 // factory reset waits for its typed confirmation; reboot restarts the pipelines; every
@@ -307,6 +308,21 @@ try {
         await waitText('.msg.ok', /Enable: 2 channels/, 'bulk enable');
         chs = await apiChannels();
         if (!chs.every((c) => c.enabled)) throw new Error('not every channel is enabled again');
+    });
+
+    await step("channel 1's category from its row, and back in bulk", async () => {
+        const cats = await (await page.request.get(`${base}api/v1/categories`)).json();
+        const radio = cats.find((c) => c.name === 'Radio') ?? cats[0];
+        if (!radio) throw new Error('the demo has no category');
+        await row(1).getByLabel('Category of channel 1').selectOption(String(radio.id));
+        await saveRow(1);
+        await until(async () => (await apiChannels()).find((c) => c.number === 1).category_id === radio.id, 'category set');
+        await page.getByLabel('Select channel 1').check();
+        await page.getByLabel('Category', { exact: true }).selectOption('null');
+        await page.getByRole('button', { name: 'Set category' }).click();
+        await waitText('.msg.ok', /Set category: 1 channel\./, 'bulk category');
+        const c1 = (await apiChannels()).find((c) => c.number === 1);
+        if (c1.category_id !== null) throw new Error(`category_id is ${c1.category_id}`);
     });
 
     await step('HLS off for channel 4 from its row: its playlist is refused', async () => {

@@ -729,7 +729,7 @@ async function pageChannels(main) {
       selected.clear();
       await reload();
       // Said once the table shows the result.
-      bulkMsg.set(`${label}: ${numbers.length} channels.`, 'ok');
+      bulkMsg.set(`${label}: ${numbers.length === 1 ? '1 channel' : `${numbers.length} channels`}.`, 'ok');
     } catch (e) { bulkMsg.set(e.message); } finally { bulkBtns.forEach((b) => { b.disabled = false; }); }
   };
   const bb = (text, body, cls) => { const b = h('button', { type: 'button', class: cls || 'ghost', onclick: () => bulk(body(), text) }, text); bulkBtns.push(b); return b; };
