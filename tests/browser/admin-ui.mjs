@@ -14,7 +14,8 @@
 // and the name is back; two channels are disabled and enabled in bulk; a category is set
 // from a row and cleared in bulk; HLS is turned off from a row; a tuning typed by hand reaches the daemon's parser; a user is
 // added; a network setting is saved; a tuning of each delivery system made by the page is
-// accepted by the daemon's parser; the password is changed and the new one logs in; the
+// accepted by the daemon's parser; a channel is renamed by keyboard alone; the password is
+// changed (another browser's session ends: it lands on the login page) and the new one logs in; the
 // factory reset waits for its typed confirmation; reboot restarts the pipelines; every
 // page is opened (no script error, no CSP violation), desktop
 // 1280x800, and the dashboard and channels at 390x844 (a phone).
@@ -418,13 +419,40 @@ try {
         if (refused.length) throw new Error(`refused: ${JSON.stringify(refused)}`);
     });
 
+    await step('keyboard only: a channel renamed with typing and Enter', async () => {
+        await open('channels');
+        const name = row(4).getByLabel('Name of channel 4');
+        const before = await name.inputValue();
+        for (const text of ['Quatre by keyboard', before]) {
+            await name.focus();
+            await page.keyboard.press('Control+A');
+            await page.keyboard.type(text);
+            await page.keyboard.press('Enter');
+            await until(async () => (await apiChannels()).find((c) => c.number === 4).name === text, `renamed to ${text}`);
+        }
+    });
+
     await step('the administrator password is changed, and the new one logs in', async () => {
+        // A second browser, logged in before the change: its session ends with the change
+        // and the next thing it loads takes it to the login page.
+        const other = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const second = await other.newPage();
+        await second.goto(`${base}#/login`);
+        await second.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await second.getByRole('button', { name: 'Log in' }).click();
+        await second.locator('main[data-page="dashboard"]').waitFor();
         await open('system');
         await page.getByLabel('Current password').fill(PASSWORD);
         await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
         await page.getByLabel('New password again').fill(NEW_PASSWORD);
         await page.getByRole('button', { name: 'Change password' }).click();
         await waitText('.msg.ok', /Password changed/, 'password change');
+        try {
+            await second.goto(`${base}#/users`);
+            await second.locator('main[data-page="login"]').waitFor();
+        } finally {
+            await other.close();
+        }
         await page.locator('#logout').click();
         await page.locator('main[data-page="login"]').waitFor();
         await page.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
