@@ -490,6 +490,14 @@ try {
             if (error) throw new Error(`${name}: ${await page.locator('main > .msg.error').first().innerText()}`);
             await shot(`desktop-${name}`);
         }
+        // The dark scheme, as a laptop set to dark mode shows it.
+        await page.emulateMedia({ colorScheme: 'dark' });
+        for (const name of ['dashboard', 'channels']) {
+            await open(name);
+            await page.waitForTimeout(800);
+            await shot(`dark-${name}`);
+        }
+        await page.emulateMedia({ colorScheme: 'light' });
     });
 
     await step('dashboard and channels on a phone (390x844)', async () => {
