@@ -13,13 +13,24 @@
 //!   stored or shown anywhere, and its key dies with the process. At most two argon2
 //!   checks run at once (each takes 12 MiB); others queue, and are refused unchecked if
 //!   their address ran out of attempts while they waited.
-//! - **Guessing**: each source address may fail [`MAX_FAILURES`] logins (unknown user,
-//!   wrong or malformed password) within a sliding [`WINDOW`]. After that, its further
-//!   attempts are refused without being checked until the oldest of those failures is
-//!   a minute old (refused attempts do not count, so a TV retrying a wrong saved
-//!   password every few seconds is let back in a minute later). A success clears the
-//!   address's failures. At most [`MAX_ADDRESSES`] addresses are tracked; the one whose
-//!   last failure is oldest makes room.
+//! - **Guessing**: each source may fail [`MAX_FAILURES`] logins (unknown user, wrong or
+//!   malformed password) within a sliding [`WINDOW`]. After that, its further attempts
+//!   are refused without being checked until the oldest of those failures is a minute
+//!   old (refused attempts do not count, so a TV retrying a wrong saved password every
+//!   few seconds is let back in a minute later). A success clears the source's
+//!   failures. A source is an IPv4 address (IPv4-mapped IPv6 included) or an IPv6 /64:
+//!   a single host usually has a whole /64 to pick addresses from. At most
+//!   [`MAX_ADDRESSES`] sources are tracked; the one whose last failure is oldest makes
+//!   room.
+//! - **Box-wide budget**: an attacker with many addresses (a botnet, or one host with
+//!   a /48) escapes any per-source count, so each [`Throttle`] also counts failures
+//!   from everywhere: after [`BOX_FAILURES`] within a [`WINDOW`], every source is
+//!   refused unchecked until the oldest of them is a minute old. The trade-off: such an
+//!   attacker can lock the rightful users (the administrator, or the hotel's TVs for
+//!   XC) out for a minute at a time, but guesses are capped at 30 a minute, about
+//!   43,000 a day, against passwords of at least 8 characters. The XC users and the
+//!   administrator have separate throttles, so XC guessing never locks out the
+//!   administrator and the reverse.
 //! - Missing credentials are no attempt: they are answered as a failed login but do not
 //!   count.
 //! - **Counted**: every outcome of `XcState::login` (ok, unknown user, wrong password,
@@ -28,7 +39,7 @@
 
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -36,6 +47,8 @@ use subtle::ConstantTimeEq;
 pub(crate) const MAX_FAILURES: usize = 5;
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 pub(crate) const MAX_ADDRESSES: usize = 4096;
+/// Failures from all sources together within [`WINDOW`] before every source is refused.
+pub(crate) const BOX_FAILURES: usize = 30;
 /// Verified passwords remembered (more users than a hotel has rooms).
 const MAX_VERIFIED: usize = 4096;
 
@@ -112,63 +125,102 @@ impl VerifiedCache {
     }
 }
 
-/// Failed logins per source address, see the module docs.
+/// Failed logins per source and for the whole box, see the module docs.
 pub(crate) struct Throttle {
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    inner: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    /// The last [`MAX_FAILURES`] failures of each source, oldest first.
+    per_source: HashMap<IpAddr, VecDeque<Instant>>,
+    /// The last [`BOX_FAILURES`] failures from anywhere, oldest first.
+    all: VecDeque<Instant>,
+}
+
+/// How long until a source with these failures (the last `limit` of them, oldest
+/// first) may try again; None if it may now.
+fn wait_for(times: &VecDeque<Instant>, limit: usize, now: Instant) -> Option<Duration> {
+    if times.len() < limit {
+        return None;
+    }
+    let age = now.saturating_duration_since(*times.front()?);
+    (age < WINDOW).then(|| WINDOW - age)
+}
+
+/// What a client address counts as: itself for IPv4 (an IPv4-mapped IPv6 address is
+/// the IPv4 one), its /64 network for IPv6 (one host commonly holds a whole /64, so
+/// counting addresses would count nothing).
+pub(crate) fn source(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(
+            u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
+        )),
+        v4 => v4,
+    }
 }
 
 impl Throttle {
     pub(crate) fn new() -> Self {
         Throttle {
-            failures: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Failures::default()),
         }
     }
 
-    /// None if `ip` may try now; else how long until it may.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// None if `ip` may try now; else how long until it may (its source failed too
+    /// often, or the whole box did).
     pub(crate) fn refused(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let times = failures.get(&ip)?;
-        if times.len() < MAX_FAILURES {
-            return None;
-        }
-        let oldest = *times.front()?;
-        let age = now.saturating_duration_since(oldest);
-        (age < WINDOW).then(|| WINDOW - age)
+        let failures = self.lock();
+        let own = failures
+            .per_source
+            .get(&source(ip))
+            .and_then(|t| wait_for(t, MAX_FAILURES, now));
+        let all = wait_for(&failures.all, BOX_FAILURES, now);
+        own.max(all)
     }
 
     pub(crate) fn failed(&self, ip: IpAddr, now: Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if !failures.contains_key(&ip) && failures.len() >= MAX_ADDRESSES {
-            failures.retain(|_, t| {
+        let ip = source(ip);
+        let mut failures = self.lock();
+        failures.all.push_back(now);
+        while failures.all.len() > BOX_FAILURES {
+            failures.all.pop_front();
+        }
+        let per_source = &mut failures.per_source;
+        if !per_source.contains_key(&ip) && per_source.len() >= MAX_ADDRESSES {
+            per_source.retain(|_, t| {
                 t.back()
                     .is_some_and(|last| now.saturating_duration_since(*last) < WINDOW)
             });
-            if failures.len() >= MAX_ADDRESSES
-                && let Some(stalest) = failures
+            if per_source.len() >= MAX_ADDRESSES
+                && let Some(stalest) = per_source
                     .iter()
                     .min_by_key(|(_, t)| t.back().copied())
                     .map(|(ip, _)| *ip)
             {
-                failures.remove(&stalest);
+                per_source.remove(&stalest);
             }
         }
-        let times = failures.entry(ip).or_default();
+        let times = per_source.entry(ip).or_default();
         times.push_back(now);
         while times.len() > MAX_FAILURES {
             times.pop_front();
         }
     }
 
+    /// Clears the source's failures (not the box's: an attacker with one valid XC
+    /// account must not be able to reset the box-wide budget).
     pub(crate) fn succeeded(&self, ip: IpAddr) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&ip);
+        self.lock().per_source.remove(&source(ip));
     }
 
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.failures.lock().unwrap().len()
+        self.lock().per_source.len()
     }
 }
 
@@ -232,6 +284,82 @@ mod tests {
             t.failed(ip(n), now + Duration::from_millis(u64::from(n)));
         }
         assert_eq!(t.tracked(), MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let t = Throttle::new();
+        let now = Instant::now();
+        // Five addresses of one /64: one source.
+        for n in 1..=MAX_FAILURES as u16 {
+            let a = Ipv6Addr::new(0x2001, 0xdb8, 0, 7, n, n, n, n);
+            assert_eq!(t.refused(IpAddr::V6(a), now), None, "address {n}");
+            t.failed(IpAddr::V6(a), now);
+        }
+        let same_64 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0xffff, 1, 2, 3));
+        assert!(t.refused(same_64, now).is_some());
+        let next_64 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 8, 0, 0, 0, 1));
+        assert_eq!(t.refused(next_64, now), None);
+
+        // ::ffff:10.0.0.9 and 10.0.0.9 are one client.
+        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 9).to_ipv6_mapped());
+        for _ in 0..MAX_FAILURES {
+            t.failed(mapped, now);
+        }
+        assert!(t.refused(ip(9), now).is_some());
+        t.succeeded(ip(9));
+        assert_eq!(t.refused(mapped, now), None);
+        assert_eq!(source(mapped), ip(9));
+    }
+
+    #[test]
+    fn many_addresses_meet_the_box_wide_budget() {
+        let t = Throttle::new();
+        let start = Instant::now();
+        // 100 guesses from 20 addresses, two a second, each address failing at most
+        // four times: the per-address brake alone would refuse none.
+        let mut checked = 0;
+        let mut refused_at = None;
+        for i in 0..100u32 {
+            let now = start + Duration::from_millis(u64::from(i) * 500);
+            let from = ip(i % 20);
+            match t.refused(from, now) {
+                None => {
+                    checked += 1;
+                    t.failed(from, now);
+                }
+                Some(wait) => {
+                    refused_at.get_or_insert(i);
+                    assert!(wait <= WINDOW, "{wait:?}");
+                }
+            }
+        }
+        assert_eq!(refused_at, Some(BOX_FAILURES as u32));
+        // 50 s: the first 30 failures were within 15 s; the window then lets one more
+        // in each time the oldest is a minute old, so none yet.
+        assert_eq!(checked, BOX_FAILURES);
+        // A fresh address is refused too, until the oldest failure is a minute old.
+        let later = start + Duration::from_secs(50);
+        assert_eq!(t.refused(ip(999), later), Some(Duration::from_secs(10)));
+        // A success from one address does not reopen the box.
+        t.succeeded(ip(3));
+        assert!(t.refused(ip(3), later).is_some());
+        assert_eq!(t.refused(ip(999), start + WINDOW), None);
+        // Over a long stretch, at most BOX_FAILURES guesses a minute get checked.
+        let mut checked = 0;
+        for i in 0..(10 * 60 * 10u64) {
+            let now = start + WINDOW + Duration::from_millis(i * 100);
+            let from = ip(1000 + (i % 500) as u32);
+            if t.refused(from, now).is_none() {
+                checked += 1;
+                t.failed(from, now);
+            }
+        }
+        assert!(
+            checked <= 10 * BOX_FAILURES,
+            "{checked} checked in 10 minutes"
+        );
+        assert!(checked >= 9 * BOX_FAILURES, "{checked}: the budget is used");
     }
 
     #[test]

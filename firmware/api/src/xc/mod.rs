@@ -32,7 +32,7 @@
 //!
 //! - Wrong or unknown credentials, or none: `{"user_info":{"auth":0}}`.
 //! - Refused as guessing: `{"user_info":{"auth":0,"message":"too many failed logins
-//!   from this address; try again in N s"}}`.
+//!   (from this address, or from everywhere at once); try again in N s"}}`.
 //! - Right password but the account is disabled or expired:
 //!   `{"user_info":{"auth":0,"status":"Disabled"|"Expired","message":"the account U is
 //!   disabled|expired"}}`. Chosen over XCVM's error page (clients cannot show it) and
@@ -159,7 +159,8 @@ pub(crate) enum Login {
     Failed,
     /// The right password, but the account may not be used.
     Inactive(Arc<XcUser>, UserStatus),
-    /// Too many failures from this address: not checked; try again after this long.
+    /// Too many failures from this address (or the whole box): not checked; try again
+    /// after this long.
     Throttled(Duration),
 }
 

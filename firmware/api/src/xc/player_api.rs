@@ -387,7 +387,7 @@ pub(crate) fn failed_login(login: &Login) -> Vec<u8> {
             auth: 0,
             status: None,
             message: Some(format!(
-                "too many failed logins from this address; try again in {} s",
+                "too many failed logins (from this address, or from everywhere at once); try again in {} s",
                 wait.as_secs().max(1)
             )),
         },

@@ -192,7 +192,9 @@ pub(crate) fn refusal(login: &Login) -> Response {
             let secs = wait.as_secs().max(1);
             let mut r = plain(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed logins from this address; try again in {secs} s\n"),
+                format!(
+                    "too many failed logins (from this address, or from everywhere at once); try again in {secs} s\n"
+                ),
             );
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
