@@ -32,6 +32,7 @@ mod backup;
 mod categories;
 mod codec;
 mod error;
+mod hash_memory;
 mod merge;
 mod migrate;
 mod model;

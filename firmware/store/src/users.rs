@@ -6,23 +6,27 @@
 //! escaping. Passwords are stored as argon2id hashes in the PHC string format
 //! (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`); [`verify_password`] checks one. The
 //! parameters are sized for a small ARM box: the API caches successful
-//! verifications, so only first logins and wrong passwords pay for a hash.
+//! verifications, so only first logins and wrong passwords pay for a hash. Every hash
+//! runs in one of two 12 MiB buffers the process keeps for argon2 (`hash_memory`),
+//! so wrong logins cost time, never memory.
 //!
 //! Usernames are unique, and a second user differing from an existing one only by
 //! case is refused too: apps and people mix up "Room12" and "room12". Logins match
 //! the exact spelling. The `usernames` index tree (lowercased name → id) enforces
 //! both inside the transaction that writes the user.
 
-use argon2::password_hash::PasswordHasher as _;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use subtle::ConstantTimeEq as _;
 
 use crate::codec::{
     NEXT_USER_ID_KEY, USERNAMES, USERS, decode_json, decode_u32, encode_json, id_key, take_next_id,
 };
 use crate::error::StoreError;
+use crate::hash_memory;
 use crate::model::{default_true, present, set, unix_now};
 use crate::{Store, key_id};
 
@@ -41,9 +45,6 @@ pub const ARGON2_M_COST_KIB: u32 = 12 * 1024;
 pub const ARGON2_T_COST: u32 = 3;
 /// argon2id lanes: one, as a verification runs on one of the box's few cores.
 pub const ARGON2_P_COST: u32 = 1;
-/// The largest memory cost [`verify_password`] accepts from a stored hash (64 MiB):
-/// a hash we did not write with absurd parameters must not exhaust the box's RAM.
-const MAX_VERIFY_M_COST_KIB: u32 = 64 * 1024;
 /// The most passes [`verify_password`] accepts from a stored hash.
 const MAX_VERIFY_T_COST: u32 = 16;
 
@@ -302,10 +303,10 @@ pub fn validate_user(user: &XcUser) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
-        .expect("the argon2 parameter constants are within argon2's limits");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// The parameters of every hash this store writes.
+fn our_params() -> Params {
+    Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
+        .expect("the argon2 parameter constants are within argon2's limits")
 }
 
 /// Hashes a password with argon2id and a fresh random salt from the OS; returns the
@@ -316,34 +317,76 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 /// Hashes an already validated secret (an XC password or the administrator's) with
-/// argon2id and a fresh salt from the OS.
+/// argon2id and a fresh salt from the OS, in memory from the process's argon2 pool
+/// (waits while the pool's buffers are all in use).
 pub(crate) fn hash_secret(secret: &str) -> Result<String, StoreError> {
-    argon2()
-        .hash_password(secret.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|error| match error {
-            argon2::password_hash::Error::Crypto => StoreError::Random(error.to_string()),
-            other => StoreError::Invalid(format!("password cannot be hashed: {other}")),
-        })
+    let cannot = |error: &dyn std::fmt::Display| {
+        StoreError::Invalid(format!("password cannot be hashed: {error}"))
+    };
+    let salt = argon2::password_hash::try_generate_salt()
+        .map_err(|error| StoreError::Random(format!("no salt for the password hash: {error}")))?;
+    let params = our_params();
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let mut memory = hash_memory::lease();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(secret.as_bytes(), &salt, &mut output, memory.blocks())
+        .map_err(|error| cannot(&error))?;
+    drop(memory);
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|error| cannot(&error))?,
+        salt: Some(Salt::new(&salt).map_err(|error| cannot(&error))?),
+        hash: Some(Output::new(&output).map_err(|error| cannot(&error))?),
+    };
+    Ok(hash.to_string())
 }
 
-/// Whether `password` matches the argon2id PHC string `password_hash`. The comparison
-/// is constant-time (argon2's); false for a hash that does not parse, is not argon2id,
-/// or asks for more memory or passes than this box should spend on one login.
+/// Whether `password` matches the argon2id PHC string `password_hash`, compared in
+/// constant time. False for a hash that does not parse, is not argon2id, or asks for
+/// more memory than one buffer of the argon2 pool (the 12 MiB of the hashes this store
+/// writes) or more than 16 passes: a hash we did not write with absurd parameters
+/// must not exhaust the box. Runs in pooled memory, so it may wait while the pool's
+/// buffers are all in use; call it from a blocking thread.
 pub fn verify_password(password_hash: &str, password: &str) -> bool {
-    let Ok(hash) = PasswordHash::new(password_hash) else {
+    let Some((argon2, salt, expected)) = verifiable(password_hash) else {
         return false;
     };
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let Some(computed) = computed.get_mut(..expected.len()) else {
+        return false;
+    };
+    let mut memory = hash_memory::lease();
+    if argon2
+        .hash_password_into_with_memory(password.as_bytes(), &salt, computed, memory.blocks())
+        .is_err()
+    {
+        return false;
+    }
+    drop(memory);
+    bool::from(computed.ct_eq(expected.as_bytes()))
+}
+
+/// The argon2id instance, salt and expected output of a PHC string this box can
+/// verify within its limits; None otherwise.
+pub(crate) fn verifiable(password_hash: &str) -> Option<(Argon2<'static>, Salt, Output)> {
+    let hash = PasswordHash::new(password_hash).ok()?;
     if hash.algorithm != argon2::ARGON2ID_IDENT {
-        return false;
+        return None;
     }
-    let Ok(params) = Params::try_from(&hash) else {
-        return false;
+    let params = Params::try_from(&hash).ok()?;
+    if params.block_count() > hash_memory::BUFFER_BLOCKS || params.t_cost() > MAX_VERIFY_T_COST {
+        return None;
+    }
+    let version = match hash.version {
+        Some(version) => Version::try_from(version).ok()?,
+        None => Version::default(),
     };
-    if params.m_cost() > MAX_VERIFY_M_COST_KIB || params.t_cost() > MAX_VERIFY_T_COST {
-        return false;
-    }
-    argon2().verify_password(password.as_bytes(), &hash).is_ok()
+    Some((
+        Argon2::new(Algorithm::Argon2id, version, params),
+        hash.salt?,
+        hash.hash?,
+    ))
 }
 
 fn user_not_found(id: u32) -> StoreError {
