@@ -10,7 +10,10 @@
 //! usernames, references to inputs and categories that exist), before it changes
 //! anything; then it replaces every record in one sled transaction. A refused backup
 //! leaves the store exactly as it was, and a power cut during the restore leaves the
-//! old configuration or the new one, never a mix.
+//! old configuration or the new one, never a mix. A backup with more records of a kind
+//! than the `MAX_RESTORE_*` caps is refused before any record is checked, and every
+//! check takes time linear in the number of records, so a hostile backup cannot hold
+//! the store for long.
 //!
 //! Backups name the schema they were written with. A backup of an older schema whose
 //! records only lack fields added since reads with those fields' defaults (as the
@@ -23,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional as _;
 use sled::transaction::TransactionalTree;
 
-use crate::categories::{FIRST_FREE_CATEGORY_ID, same_name, seeded_categories};
+use crate::categories::{FIRST_FREE_CATEGORY_ID, name_key, seeded_categories};
 use crate::codec::{
     ADMIN_PASSWORD_KEY, NEXT_CATEGORY_ID_KEY, NEXT_CHANNEL_ID_KEY, NEXT_INPUT_ID_KEY,
     NEXT_USER_ID_KEY, SCHEMA_VERSION_KEY, SETTINGS_KEY, decode_u32, encode_json, id_key,
@@ -32,18 +35,36 @@ use crate::codec::{
 use crate::error::StoreError;
 use crate::migrate::SCHEMA_VERSION;
 use crate::model::{
-    ChannelConfig, InputConfig, Settings, address_key, canonical_address, unix_now,
-    validate_channel, validate_input, validate_settings,
+    ChannelConfig, InputConfig, MAX_CHANNEL_NUMBER, Settings, address_key, canonical_address,
+    unix_now, validate_channel, validate_input, validate_settings,
 };
 use crate::scan::{ScanRecord, validate_scan_record};
 use crate::tuner::{TunerSettings, validate_tuner};
-use crate::users::{XcUser, validate_user};
+use crate::users::{ARGON2_M_COST_KIB, MAX_VERIFY_T_COST, XcUser, validate_user, verifiable};
 use crate::{CATEGORY_RADIO, CATEGORY_TV, Category, Store, Trees, validate_category_name};
 
 /// The `format` of every backup.
 pub const BACKUP_FORMAT: &str = "dvbgate-backup";
 /// The oldest schema whose backups [`Store::restore`] reads (backups exist since 4).
 pub const MIN_BACKUP_SCHEMA: u32 = 4;
+
+// The most records of each kind a restore takes. The add calls have no count limits
+// of their own (channels are bounded by their numbers, 1..=9999); these caps are far
+// above any hotel's headend and keep a hostile or corrupt backup from holding the
+// write lock and a core for minutes. A store grown past one through the API could not
+// restore its own backup: raise the cap then.
+/// Most inputs in a backup.
+pub const MAX_RESTORE_INPUTS: usize = 256;
+/// Most channels in a backup: one per channel number.
+pub const MAX_RESTORE_CHANNELS: usize = MAX_CHANNEL_NUMBER as usize;
+/// Most XC users in a backup.
+pub const MAX_RESTORE_USERS: usize = 10_000;
+/// Most categories in a backup (and most allowed categories of one user).
+pub const MAX_RESTORE_CATEGORIES: usize = 1_000;
+/// Most tuner settings in a backup.
+pub const MAX_RESTORE_TUNERS: usize = 256;
+/// Most scan records in a backup: at most one per input.
+pub const MAX_RESTORE_SCANS: usize = MAX_RESTORE_INPUTS;
 
 /// The whole configuration (without the administrator password), as
 /// `GET /api/v1/backup` downloads it and `POST /api/v1/restore` takes it back.
@@ -154,6 +175,7 @@ fn check(backup: &Backup) -> Result<Contents, StoreError> {
             backup.schema
         ));
     }
+    check_counts(backup)?;
     about("settings", validate_settings(&backup.settings))?;
 
     let mut input_ids = HashSet::new();
@@ -169,24 +191,21 @@ fn check(backup: &Backup) -> Result<Contents, StoreError> {
     }
 
     let mut categories: BTreeMap<u32, &Category> = BTreeMap::new();
+    let mut category_names: HashMap<String, u32> = HashMap::new();
     for category in &backup.categories {
         let what = format!("category {} {:?}", category.id, category.name);
         if category.id == 0 {
             return invalid(format!("{what}: id 0 is not an id (they start at 1)"));
         }
         about(&what, validate_category_name(&category.name))?;
-        if let Some(other) = categories
-            .values()
-            .find(|other| other.id == category.id || same_name(&other.name, &category.name))
-        {
-            let clash = if other.id == category.id {
-                format!("id {} is used twice", category.id)
-            } else {
-                format!("the name is already used by category {}", other.id)
-            };
-            return invalid(format!("{what}: {clash}"));
+        if categories.insert(category.id, category).is_some() {
+            return invalid(format!("{what}: id {} is used twice", category.id));
         }
-        categories.insert(category.id, category);
+        if let Some(other) = category_names.insert(name_key(&category.name), category.id) {
+            return invalid(format!(
+                "{what}: the name is already used by category {other}"
+            ));
+        }
     }
     for (id, name) in [(CATEGORY_TV, "TV"), (CATEGORY_RADIO, "Radio")] {
         if !categories.contains_key(&id) {
@@ -265,10 +284,18 @@ fn check(backup: &Backup) -> Result<Contents, StoreError> {
             };
             return invalid(format!("{what}: the username {how}"));
         }
-        if !is_argon2id_hash(&user.password_hash) {
+        if verifiable(&user.password_hash).is_none() {
             return invalid(format!(
                 "{what}: password_hash is not an argon2id hash (PHC string \
-                 \"$argon2id$v=19$m=…\"); the user could never log in"
+                 \"$argon2id$v=19$m=…\") of at most {ARGON2_M_COST_KIB} KiB and {MAX_VERIFY_T_COST} \
+                 passes; the user could never log in"
+            ));
+        }
+        if user.categories.len() > MAX_RESTORE_CATEGORIES {
+            return invalid(format!(
+                "{what}: {} allowed categories; at most {MAX_RESTORE_CATEGORIES} are \
+                 restored",
+                user.categories.len()
             ));
         }
         if let Some(id) = user
@@ -325,8 +352,28 @@ fn check(backup: &Backup) -> Result<Contents, StoreError> {
     })
 }
 
-fn is_argon2id_hash(hash: &str) -> bool {
-    argon2::PasswordHash::new(hash).is_ok_and(|hash| hash.algorithm == argon2::ARGON2ID_IDENT)
+/// Refuses a backup with more records of a kind than a restore takes, before any
+/// record is looked at.
+fn check_counts(backup: &Backup) -> Result<(), StoreError> {
+    for (kind, count, most) in [
+        ("inputs", backup.inputs.len(), MAX_RESTORE_INPUTS),
+        ("channels", backup.channels.len(), MAX_RESTORE_CHANNELS),
+        ("users", backup.users.len(), MAX_RESTORE_USERS),
+        (
+            "categories",
+            backup.categories.len(),
+            MAX_RESTORE_CATEGORIES,
+        ),
+        ("tuners", backup.tuners.len(), MAX_RESTORE_TUNERS),
+        ("scans", backup.scans.len(), MAX_RESTORE_SCANS),
+    ] {
+        if count > most {
+            return invalid(format!(
+                "the backup has {count} {kind}; a restore takes at most {most}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the `meta` tree keeps across a replacement of every record.

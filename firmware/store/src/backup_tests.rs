@@ -340,6 +340,15 @@ fn every_broken_rule_is_refused_naming_the_record() {
             "category 3 \"radio\": the name is already used by category 2",
         ),
         (
+            "category id twice",
+            Box::new(|b| {
+                let mut twin = b.categories[2].clone();
+                twin.name = "Weather".into();
+                b.categories.push(twin);
+            }),
+            "category 3 \"Weather\": id 3 is used twice",
+        ),
+        (
             "category in use missing",
             Box::new(|b| b.categories.retain(|c| c.id != 3)),
             "\"World News\": its category 3 is not in the backup",
@@ -363,6 +372,44 @@ fn every_broken_rule_is_refused_naming_the_record() {
             "password hash",
             Box::new(|b| b.users[0].password_hash = "plain text".into()),
             "user \"Room12\": password_hash is not an argon2id hash",
+        ),
+        (
+            "password hash asking for more memory than a verification gets",
+            Box::new(|b| {
+                b.users[0].password_hash = b.users[0].password_hash.replace("m=12288,", "m=13312,");
+            }),
+            "user \"Room12\": password_hash is not an argon2id hash (PHC string \
+             \"$argon2id$v=19$m=…\") of at most 12288 KiB and 16 passes",
+        ),
+        (
+            "user with too many allowed categories",
+            Box::new(|b| b.users[0].categories = vec![CATEGORY_TV; 1_001]),
+            "user \"Room12\": 1001 allowed categories; at most 1000 are restored",
+        ),
+        (
+            "too many inputs",
+            Box::new(|b| b.inputs = vec![b.inputs[0].clone(); MAX_RESTORE_INPUTS + 1]),
+            "the backup has 257 inputs; a restore takes at most 256",
+        ),
+        (
+            "too many channels",
+            Box::new(|b| b.channels = vec![b.channels[0].clone(); 10_000]),
+            "the backup has 10000 channels; a restore takes at most 9999",
+        ),
+        (
+            "too many users",
+            Box::new(|b| b.users = vec![b.users[0].clone(); MAX_RESTORE_USERS + 1]),
+            "the backup has 10001 users; a restore takes at most 10000",
+        ),
+        (
+            "too many tuners",
+            Box::new(|b| b.tuners = vec![b.tuners[0].clone(); MAX_RESTORE_TUNERS + 1]),
+            "the backup has 257 tuners; a restore takes at most 256",
+        ),
+        (
+            "too many scans",
+            Box::new(|b| b.scans = vec![b.scans[0].clone(); MAX_RESTORE_SCANS + 1]),
+            "the backup has 257 scans; a restore takes at most 256",
         ),
         (
             "user category",
@@ -459,4 +506,49 @@ fn a_schema_4_backup_restores_with_hls_on() {
     let channels = store.channels().expect("channels");
     assert!(channels.iter().all(|c| c.hls), "{channels:?}");
     store.verify().expect("consistent");
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // prints its timings for whoever runs it with --nocapture
+fn a_hostile_number_of_categories_is_refused_at_once() {
+    let (_temp, _dir, store) = populated();
+    let mut backup = store.backup().expect("backup");
+    let extra = |count: u32| {
+        (10..10 + count).map(|id| Category {
+            id,
+            name: format!("Category {id}"),
+        })
+    };
+    // 60 000 categories (all distinct): compared pairwise this took minutes.
+    let mut hostile = backup.clone();
+    hostile.categories.extend(extra(60_000));
+    let started = std::time::Instant::now();
+    let message = refused(&store, &hostile);
+    assert!(
+        message.contains("the backup has 60003 categories; a restore takes at most 1000"),
+        "{message}"
+    );
+    let hostile_took = started.elapsed();
+
+    // Up to the cap they restore, and a clash of names among them is found.
+    backup
+        .categories
+        .extend(extra(MAX_RESTORE_CATEGORIES as u32 - 3));
+    assert_eq!(backup.categories.len(), MAX_RESTORE_CATEGORIES);
+    let mut clash = backup.clone();
+    clash.categories.last_mut().expect("categories").name = "category 10".into();
+    let message = refused(&store, &clash);
+    assert!(
+        message.contains("\"category 10\": the name is already used by category 10"),
+        "{message}"
+    );
+    let started = std::time::Instant::now();
+    let summary = store.restore(&backup).expect("restore");
+    assert_eq!(summary.categories, MAX_RESTORE_CATEGORIES);
+    // Figures for the report (no bound asserted: the machine may be busy).
+    println!(
+        "refused 60003 categories in {hostile_took:?}; restored {} in {:?}",
+        summary.categories,
+        started.elapsed()
+    );
 }

@@ -73,7 +73,13 @@ pub(crate) fn category_not_found(id: u32) -> StoreError {
 
 /// Two names are the same category when they differ only by case ("news" is "News").
 pub(crate) fn same_name(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    name_key(a) == name_key(b)
+}
+
+/// What two category names equal under [`same_name`] have in common: a key for a set
+/// of names.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 impl Store {

@@ -60,7 +60,10 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 pub use crate::admin::{
     MAX_ADMIN_PASSWORD_CHARS, MIN_ADMIN_PASSWORD_CHARS, validate_admin_password,
 };
-pub use crate::backup::{BACKUP_FORMAT, Backup, MIN_BACKUP_SCHEMA, RestoreSummary};
+pub use crate::backup::{
+    BACKUP_FORMAT, Backup, MAX_RESTORE_CATEGORIES, MAX_RESTORE_CHANNELS, MAX_RESTORE_INPUTS,
+    MAX_RESTORE_SCANS, MAX_RESTORE_TUNERS, MAX_RESTORE_USERS, MIN_BACKUP_SCHEMA, RestoreSummary,
+};
 pub use crate::categories::{
     CATEGORY_RADIO, CATEGORY_TV, Category, MAX_CATEGORY_NAME_CHARS, validate_category_name,
 };

@@ -46,7 +46,7 @@ pub const ARGON2_T_COST: u32 = 3;
 /// argon2id lanes: one, as a verification runs on one of the box's few cores.
 pub const ARGON2_P_COST: u32 = 1;
 /// The most passes [`verify_password`] accepts from a stored hash.
-const MAX_VERIFY_T_COST: u32 = 16;
+pub(crate) const MAX_VERIFY_T_COST: u32 = 16;
 
 /// An XC user as stored (JSON in the `users` tree). Its `Debug` leaves the password
 /// hash out; [`XcUser::view`] is what the API shows.
