@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::routes::{Gateway, blocking};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
@@ -157,6 +157,7 @@ pub(crate) async fn factory_reset(
     let _changing = app.admin.changing().lock().await;
     warn!(%ip, "factory reset: erasing the configuration");
     let sup = app.supervisor.clone();
+    let reset = app.admin.begin_reset();
     blocking(move || {
         sup.store().factory_reset()?;
         sup.refresh_tuners()?;
@@ -166,17 +167,14 @@ pub(crate) async fn factory_reset(
     .await?;
     gw.xc.users_changed(None);
     gw.lineup.invalidate();
-    app.admin.reset();
+    reset.finish();
     let mut response = (
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "setup_required": true })),
     )
         .into_response();
     // The caller's session ended with the others.
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("dvbgate_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    crate::auth::clear_cookie(&mut response);
     Ok(response)
 }
 

@@ -1334,3 +1334,90 @@ async fn hls_off_refuses_playlists_and_leaves_http_ts_alone() {
     let r = get(&b, As::Nobody, "/stream/1.ts").await;
     assert!(!r.text().contains("HLS is off"), "{}", r.text());
 }
+
+/// Opens `/api/v1/live` and returns its body, still streaming.
+async fn open_live(b: &Box, who: As<'_>) -> Body {
+    let mut request = Request::get("/api/v1/live");
+    match who {
+        As::Token(t) => request = request.header(header::AUTHORIZATION, format!("Bearer {t}")),
+        As::Session(cookie, _) => {
+            request = request.header(header::COOKIE, format!("dvbgate_session={cookie}"));
+        }
+        As::Nobody => {}
+    }
+    let response = b
+        .router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    response.into_body()
+}
+
+/// Whether the stream ends within `limit` (reading whatever frames come before).
+async fn ends_within(body: Body, limit: Duration) -> bool {
+    tokio::time::timeout(limit, axum::body::to_bytes(body, 64 << 20))
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_live_stream_ends_with_its_session() {
+    let b = with_password();
+    dvbgate_api::start_background(&b.app);
+    // Logout.
+    let a = login(&b).await;
+    let stream = open_live(&b, As::Session(&a.cookie, None)).await;
+    let by_token = open_live(&b, As::Token(&token(&b))).await;
+    let r = send(
+        &b,
+        As::Session(&a.cookie, Some(&a.csrf)),
+        "DELETE",
+        "/api/v1/session",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert!(ends_within(stream, Duration::from_secs(2)).await);
+    assert!(
+        !ends_within(by_token, Duration::from_millis(1500)).await,
+        "a stream opened with the API token lives on"
+    );
+
+    // A password change ends the other sessions' streams, not the changer's.
+    let changer = login(&b).await;
+    let other = login(&b).await;
+    let mine = open_live(&b, As::Session(&changer.cookie, None)).await;
+    let theirs = open_live(&b, As::Session(&other.cookie, None)).await;
+    let r = send(
+        &b,
+        As::Session(&changer.cookie, Some(&changer.csrf)),
+        "PUT",
+        "/api/v1/admin/password",
+        json!({"current": PASSWORD, "new": "a new password"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert!(ends_within(theirs, Duration::from_secs(2)).await);
+    assert!(!ends_within(mine, Duration::from_millis(1500)).await);
+
+    // A factory reset ends every session's stream.
+    let again = login_of(&login_from(&b, LAN, "a new password").await);
+    let stream = open_live(&b, As::Session(&again.cookie, None)).await;
+    let r = send(
+        &b,
+        As::Token(&token(&b)),
+        "POST",
+        "/api/v1/system/factory-reset",
+        json!({"confirm": "factory reset"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert!(ends_within(stream, Duration::from_secs(2)).await);
+    b.app.monitor.shutdown();
+}

@@ -7,7 +7,8 @@
 //!   wrong code, 409 a password exists, 422 a password the store refuses (8–256
 //!   characters).
 //! - `POST /api/v1/session` (open) `{"password"}`: 200 + cookie; 401 wrong password,
-//!   409 setup first, 429 braked.
+//!   409 setup first, or the password changed (or the box was reset) while this login
+//!   checked it, 429 braked.
 //! - `DELETE /api/v1/session` (administrator): 204, the session ends and the cookie is
 //!   cleared.
 //! - `PUT /api/v1/admin/password` (administrator) `{"current", "new"}`: 204; every
@@ -83,9 +84,17 @@ pub(crate) async fn session_status(
 
 type Json = axum::Json<SessionInfo>;
 
-/// A new session: the answer with its cookie.
-fn logged_in(app: &AppState, headers: &HeaderMap) -> Response {
-    let session = app.admin.new_session();
+/// A new session: the answer with its cookie. `epoch`: [`super::Admin::session_epoch`]
+/// read before the password was checked; if every session has ended since (the
+/// password changed or the box was reset meanwhile), no session: 409.
+fn logged_in(app: &AppState, headers: &HeaderMap, epoch: u64) -> Response {
+    let Some(session) = app.admin.new_session(epoch) else {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "the password just changed; log in again",
+        )
+        .into_response();
+    };
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
         session.token,
@@ -117,6 +126,14 @@ fn set_cookie(response: &mut Response, cookie: String) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// Tells the browser to forget its session cookie (logout, factory reset).
+pub(crate) fn clear_cookie(response: &mut Response) {
+    set_cookie(
+        response,
+        format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+}
+
 /// Whether the browser reached us over HTTPS through a reverse proxy: the cookie is then
 /// `Secure`.
 fn behind_https(headers: &HeaderMap) -> bool {
@@ -135,11 +152,14 @@ pub(crate) async fn login(State(app): State<Arc<AppState>>, request: Request) ->
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    // Read before the check: a password change finishing during it must not leave
+    // this login (perhaps with the old password) a session.
+    let epoch = app.admin.session_epoch();
     match app.admin.verify(ip, &password).await {
         Ok(Verdict::Right) => {
             app.monitor.count_admin_login(true);
             info!(%ip, "administrator logged in");
-            logged_in(&app, &headers)
+            logged_in(&app, &headers, epoch)
         }
         Ok(Verdict::Wrong) => {
             app.monitor.count_admin_login(false);
@@ -174,6 +194,7 @@ pub(crate) async fn setup(State(app): State<Arc<AppState>>, request: Request) ->
         Err(e) => return e.into_response(),
     };
     let _changing = app.admin.changing().lock().await;
+    let epoch = app.admin.session_epoch();
     match password_set(&app).await {
         Ok(false) => {}
         Ok(true) => {
@@ -205,7 +226,7 @@ pub(crate) async fn setup(State(app): State<Arc<AppState>>, request: Request) ->
     app.admin.setup_done();
     app.monitor.count_admin_login(true);
     info!(%ip, "administrator password set (first-boot setup)");
-    logged_in(&app, &headers)
+    logged_in(&app, &headers, epoch)
 }
 
 /// `DELETE /api/v1/session`.
@@ -220,10 +241,7 @@ pub(crate) async fn logout(
         info!(%ip, "administrator logged out");
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(
-        &mut response,
-        format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    clear_cookie(&mut response);
     response
 }
 

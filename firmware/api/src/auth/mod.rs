@@ -26,9 +26,12 @@
 //! 12 MiB, so it runs on a blocking thread, at most two at once. A password verified
 //! once for HTTP Basic is remembered as a keyed digest (as for XC users, see
 //! [`crate::xc::auth::VerifiedCache`]) so that a scraper polling every few seconds
-//! costs no argon2. Failed logins, setup codes and Basic passwords are braked per
-//! client address like XC logins ([`crate::xc::auth::Throttle`]): five failures within
-//! a minute and further attempts are refused with 429 and `Retry-After`, unchecked.
+//! costs no argon2. Failed logins, setup codes and Basic passwords are braked like XC
+//! logins, with a throttle of their own ([`crate::xc::auth::Throttle`]): five failures
+//! from one client (an IPv4 address or an IPv6 /64) within a minute, or 30 from all
+//! clients together, and further attempts are refused with 429 and `Retry-After`,
+//! unchecked. The box-wide budget lets an attacker with many addresses lock the
+//! administrator out a minute at a time, but caps guesses at about 43,000 a day.
 //!
 //! For handlers outside this module: the guard puts an [`AdminCaller`] in the request's
 //! extensions; code that serves a route of its own can call [`Admin::authorize`]
@@ -38,7 +41,7 @@ mod endpoints;
 pub(crate) mod secrets;
 pub(crate) mod sessions;
 
-pub(crate) use endpoints::{change_password, login, logout, session_status, setup};
+pub(crate) use endpoints::{change_password, clear_cookie, login, logout, session_status, setup};
 
 use crate::app::{AppOptions, AppState};
 use crate::error::ApiError;
@@ -81,7 +84,8 @@ pub enum AdminCaller {
 pub(crate) enum Verdict {
     Right,
     Wrong,
-    /// Too many failures from this address: not checked; try again after this long.
+    /// Too many failures from this address (or the whole box): not checked; try again
+    /// after this long.
     Braked(Duration),
     /// There is no administrator password yet (setup).
     NotSet,
@@ -92,11 +96,15 @@ pub struct Admin {
     store: Arc<Store>,
     api_token: String,
     api_token_file: Option<PathBuf>,
-    /// The current setup code (as typed, without dashes) while there is no password.
-    setup: Mutex<Option<String>>,
+    /// The current setup code while there is no password, and whether a factory reset
+    /// is under way (it makes the code: see [`Admin::begin_reset`]).
+    setup: Mutex<SetupState>,
     /// Serialises what sets the password (setup, change, reset).
     changing: tokio::sync::Mutex<()>,
     sessions: Mutex<Sessions>,
+    /// Bumped whenever a session ends by logout, password change or reset, so that open
+    /// live streams notice at once.
+    sessions_ended: tokio::sync::watch::Sender<u64>,
     brake: Throttle,
     verified: VerifiedCache,
     verifying: tokio::sync::Semaphore,
@@ -127,9 +135,13 @@ impl Admin {
             store,
             api_token,
             api_token_file,
-            setup: Mutex::new(setup),
+            setup: Mutex::new(SetupState {
+                code: setup,
+                resetting: false,
+            }),
             changing: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(Sessions::default()),
+            sessions_ended: tokio::sync::watch::channel(0).0,
             brake: Throttle::new(),
             verified: VerifiedCache::new(),
             verifying: tokio::sync::Semaphore::new(CONCURRENT_VERIFICATIONS),
@@ -139,7 +151,10 @@ impl Admin {
     /// The setup code as shown (`XXXX-XXXX-XXXX`) while the administrator has no
     /// password; None once it has one.
     pub fn setup_code(&self) -> Option<String> {
-        lock(&self.setup).as_deref().map(secrets::show_setup_code)
+        lock(&self.setup)
+            .code
+            .as_deref()
+            .map(secrets::show_setup_code)
     }
 
     /// The local API token (`Authorization: Bearer <token>`).
@@ -229,17 +244,41 @@ impl Admin {
         cookie_values(headers, COOKIE).find_map(|token| sessions.find(token, now))
     }
 
-    pub(crate) fn new_session(&self) -> NewSession {
-        lock(&self.sessions).create(Instant::now())
+    /// Read before checking a login's password; see [`Admin::new_session`].
+    pub(crate) fn session_epoch(&self) -> u64 {
+        lock(&self.sessions).epoch()
+    }
+
+    /// A new session for a login that read `epoch` before its password check; None if
+    /// every session was ended since (the password changed or the box was reset
+    /// meanwhile: the password it checked may be the old one).
+    pub(crate) fn new_session(&self, epoch: u64) -> Option<NewSession> {
+        lock(&self.sessions).create_unless_ended(epoch, Instant::now())
     }
 
     pub(crate) fn end_session(&self, key: SessionKey) -> bool {
-        lock(&self.sessions).end(key)
+        let ended = lock(&self.sessions).end(key);
+        self.sessions_ended.send_modify(|n| *n += 1);
+        ended
     }
 
     /// Ends every session but `keep`; returns how many ended.
     pub(crate) fn end_sessions(&self, keep: Option<SessionKey>) -> usize {
-        lock(&self.sessions).end_all_but(keep)
+        let ended = lock(&self.sessions).end_all_but(keep);
+        self.sessions_ended.send_modify(|n| *n += 1);
+        ended
+    }
+
+    /// Whether the session is still alive (not counted as a use): a long-lived response
+    /// such as the live event stream asks this to end with its session.
+    pub fn session_alive(&self, key: SessionKey) -> bool {
+        lock(&self.sessions).alive(key, Instant::now())
+    }
+
+    /// Changes whenever sessions are ended (logout, password change, reset); a session
+    /// may also end by timeout, which this does not announce.
+    pub fn sessions_ended(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sessions_ended.subscribe()
     }
 
     /// Checks the administrator's password for a client at `ip`, with the brake (see the
@@ -296,6 +335,7 @@ impl Admin {
         }
         let typed = secrets::typed_setup_code(typed);
         let right = lock(&self.setup)
+            .code
             .as_deref()
             .is_some_and(|code| secrets::same(&typed, code));
         if right {
@@ -308,30 +348,28 @@ impl Admin {
 
     /// The password was set: the setup code is spent.
     pub(crate) fn setup_done(&self) {
-        lock(&self.setup).take();
+        lock(&self.setup).code.take();
     }
 
     /// The store says there is no password: make sure there is a setup code (the store
-    /// may have been reset by other means than this API); says it when new.
+    /// may have been reset by other means than this API); says it when new. Not while a
+    /// factory reset is under way: the reset makes the one code, and prints it once.
     pub(crate) fn ensure_setup_code(&self) {
         let mut setup = lock(&self.setup);
-        if setup.is_none() {
+        if setup.code.is_none() && !setup.resetting {
             let code = secrets::setup_code();
             announce_setup_code(&secrets::show_setup_code(&code));
-            *setup = Some(code);
+            setup.code = Some(code);
         }
     }
 
-    /// After a factory reset: every session ends, and a new setup code is printed.
-    pub(crate) fn reset(&self) {
-        let ended = self.end_sessions(None);
-        let code = secrets::setup_code();
-        announce_setup_code(&secrets::show_setup_code(&code));
-        *lock(&self.setup) = Some(code);
-        info!(
-            sessions_ended = ended,
-            "administrator reset: setup required"
-        );
+    /// Call before wiping the store for a factory reset: until the returned guard's
+    /// [`Reset::finish`] (or its drop, if the wipe failed), no setup code is made by
+    /// [`ensure_setup_code`](Self::ensure_setup_code), so a page asking between the
+    /// wipe and the end of the reset cannot print a code the reset then replaces.
+    pub(crate) fn begin_reset(&self) -> Reset<'_> {
+        lock(&self.setup).resetting = true;
+        Reset { admin: self }
     }
 
     pub(crate) fn changing(&self) -> &tokio::sync::Mutex<()> {
@@ -343,6 +381,44 @@ impl Admin {
     }
 }
 
+/// The setup code and the reset in progress, under one lock.
+struct SetupState {
+    /// As typed, without dashes.
+    code: Option<String>,
+    resetting: bool,
+}
+
+/// A factory reset under way, see [`Admin::begin_reset`].
+pub(crate) struct Reset<'a> {
+    admin: &'a Admin,
+}
+
+impl Reset<'_> {
+    /// The store was wiped: every session ends, and the one new setup code is made and
+    /// printed.
+    pub(crate) fn finish(self) {
+        let ended = self.admin.end_sessions(None);
+        let code = secrets::setup_code();
+        let mut setup = lock(&self.admin.setup);
+        announce_setup_code(&secrets::show_setup_code(&code));
+        setup.code = Some(code);
+        setup.resetting = false;
+        drop(setup);
+        info!(
+            sessions_ended = ended,
+            "administrator reset: setup required"
+        );
+    }
+}
+
+impl Drop for Reset<'_> {
+    fn drop(&mut self) {
+        // After finish this changes nothing; after a failed wipe it lets
+        // ensure_setup_code work again (the store may or may not hold a password).
+        lock(&self.admin.setup).resetting = false;
+    }
+}
+
 /// The daemon prints the setup code at start; after a factory reset this does, in the
 /// same form (`setup code: XXXX-XXXX-XXXX`), for the technician at the console.
 #[allow(clippy::print_stdout)]
@@ -351,18 +427,41 @@ fn announce_setup_code(shown: &str) {
     info!("setup code: {shown}");
 }
 
-/// Only the owner may read the token (0600), whatever the file was before.
+/// Writes the token so that only the owner may ever read it: into a new file (created
+/// exclusively, mode 0600, so no other process can have it open or have planted it),
+/// then renamed over `path`. A rename replaces a symbolic link at `path` instead of
+/// following it, and a reader sees the old token or the new one, never half of one.
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("api-token"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(&name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    // A leftover of a crashed start with the same process id.
+    match std::fs::remove_file(&temp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        // create_new is O_CREAT|O_EXCL: it fails on a symbolic link too.
         .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(content.as_bytes())
+        .open(&temp)
+        .and_then(|mut file| {
+            file.write_all(content.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -375,7 +474,7 @@ pub(crate) fn too_many(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut r = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        format!("too many failed logins from this address; try again in {seconds} s"),
+        format!("too many failed logins (from this address, or from everywhere at once); try again in {seconds} s"),
     )
     .into_response();
     r.headers_mut()
@@ -422,30 +521,14 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Standard base64 (with or without padding), as HTTP Basic sends it.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
+    use base64::Engine;
+    // No credentials are that long: not worth decoding.
     if text.len() > 4096 {
         return None;
     }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
+        .decode(text)
+        .ok()
 }
 
 /// The values of cookie `name` in the request's `Cookie` headers.
@@ -530,6 +613,87 @@ mod tests {
         let found: Vec<&str> = cookie_values(&h, COOKIE).collect();
         assert_eq!(found, ["xyz", "q"]);
         assert_eq!(cookie_values(&h, "dvbgate").count(), 0);
+    }
+
+    /// An administrator on a store without a password (setup), in a temporary
+    /// directory.
+    fn admin_in_setup() -> (Admin, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(Store::open(&dir.path().join("store")).expect("store"));
+        let sup = Supervisor::new(store, dvbgate_control::SupervisorOptions::default());
+        let options = AppOptions {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..AppOptions::default()
+        };
+        (Admin::new(&sup, &options), dir)
+    }
+
+    #[test]
+    fn a_factory_reset_makes_exactly_one_setup_code() {
+        let (admin, _dir) = admin_in_setup();
+        let before = admin.setup_code().expect("setup at start");
+        admin.setup_done();
+        let reset = admin.begin_reset();
+        // A page asking between the wipe and the end of the reset: no code is made.
+        admin.ensure_setup_code();
+        assert_eq!(admin.setup_code(), None);
+        reset.finish();
+        let after = admin.setup_code().expect("the reset's code");
+        assert_ne!(after, before);
+        admin.ensure_setup_code();
+        assert_eq!(admin.setup_code().as_deref(), Some(after.as_str()));
+
+        // A reset whose wipe failed lets the code be made again afterwards.
+        admin.setup_done();
+        drop(admin.begin_reset());
+        admin.ensure_setup_code();
+        assert!(admin.setup_code().is_some());
+    }
+
+    #[test]
+    fn a_login_racing_a_password_change_gets_no_session() {
+        let (admin, _dir) = admin_in_setup();
+        let ended = admin.sessions_ended();
+        let epoch = admin.session_epoch();
+        // The login's password check runs while the password changes.
+        let changer = admin.new_session(epoch).expect("no change yet");
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{COOKIE}={}", changer.token)).unwrap(),
+        );
+        let (key, _) = admin.session_of(&h).expect("the changer's session");
+        assert_eq!(admin.end_sessions(Some(key)), 0);
+        assert!(ended.has_changed().unwrap(), "open streams are told");
+        assert!(admin.new_session(epoch).is_none());
+        assert!(admin.session_alive(key));
+        assert!(admin.new_session(admin.session_epoch()).is_some());
+        admin.end_session(key);
+        assert!(!admin.session_alive(key));
+    }
+
+    #[test]
+    fn the_token_file_is_replaced_privately() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("api-token");
+        std::fs::write(&path, "old token, readable by all").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A symbolic link planted at the name is replaced, not followed.
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "precious").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        write_private(&path, "newer").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "newer");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 2, "no temporary file is left: {left:?}");
     }
 
     #[test]

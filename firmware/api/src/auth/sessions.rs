@@ -44,9 +44,25 @@ pub(crate) struct NewSession {
 #[derive(Default)]
 pub(crate) struct Sessions {
     list: Vec<Session>,
+    /// Bumped whenever every session (but perhaps the caller's) is ended: a login that
+    /// began before cannot be trusted to know the password in force (see
+    /// [`Sessions::create_unless_ended`]).
+    epoch: u64,
 }
 
 impl Sessions {
+    /// The current epoch: read it before checking a password, give it to
+    /// [`create_unless_ended`](Self::create_unless_ended).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// A new session, unless every session was ended since `epoch` was read (the
+    /// password changed, or the box was reset, while the login checked the password).
+    pub(crate) fn create_unless_ended(&mut self, epoch: u64, now: Instant) -> Option<NewSession> {
+        (self.epoch == epoch).then(|| self.create(now))
+    }
+
     pub(crate) fn create(&mut self, now: Instant) -> NewSession {
         self.list.retain(|s| s.alive(now));
         while self.list.len() >= MAX_SESSIONS {
@@ -82,6 +98,11 @@ impl Sessions {
         Some((session.key, session.csrf.clone()))
     }
 
+    /// Whether the session is still alive, without counting this as a use.
+    pub(crate) fn alive(&self, key: SessionKey, now: Instant) -> bool {
+        self.list.iter().any(|s| s.key == key && s.alive(now))
+    }
+
     pub(crate) fn end(&mut self, key: SessionKey) -> bool {
         let before = self.list.len();
         self.list.retain(|s| s.key != key);
@@ -90,6 +111,7 @@ impl Sessions {
 
     /// Ends every session but `keep`; returns how many ended.
     pub(crate) fn end_all_but(&mut self, keep: Option<SessionKey>) -> usize {
+        self.epoch += 1;
         let before = self.list.len();
         self.list.retain(|s| Some(s.key) == keep);
         before - self.list.len()
@@ -177,5 +199,24 @@ mod tests {
         assert!(s.find(&b.token, now).is_some());
         assert_eq!(s.end_all_but(None), 1);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn a_login_that_began_before_all_sessions_ended_gets_none() {
+        let mut s = Sessions::default();
+        let now = Instant::now();
+        let before = s.epoch();
+        let kept = s.create(now);
+        let (key, _) = s.find(&kept.token, now).unwrap();
+        assert!(s.alive(key, now));
+        s.end_all_but(Some(key));
+        assert!(s.alive(key, now), "the changer's own session stays");
+        assert!(s.create_unless_ended(before, now).is_none());
+        let after = s.epoch();
+        let new = s.create_unless_ended(after, now).expect("a fresh login");
+        assert!(s.find(&new.token, now).is_some());
+        assert!(s.end(key));
+        assert!(!s.alive(key, now));
+        assert!(!s.alive(key, now + ABSOLUTE), "nor later");
     }
 }

@@ -26,8 +26,11 @@ mod viewers;
 pub use logbook::{Level, LogBook};
 
 use crate::app::AppState;
+use crate::auth::AdminCaller;
+use crate::auth::sessions::SessionKey;
 use crate::error::ApiError;
 use crate::routes::blocking;
+use axum::Extension;
 use axum::Json;
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -272,36 +275,36 @@ pub(crate) fn admin_routes() -> Router<Arc<AppState>> {
 }
 
 /// `GET /api/v1/live`: a `stats` event each second; comments keep the connection alive
-/// if figures cannot be read for a while; the stream ends when the daemon stops.
-async fn live(State(app): State<Arc<AppState>>) -> Response {
+/// if figures cannot be read for a while; the stream ends when the daemon stops, and,
+/// when it was opened with a session cookie, when that session ends (logout, password
+/// change, factory reset, timeout): a stream must not go on showing the box to a
+/// browser that was logged out. One opened with the API token ends only at shutdown.
+async fn live(
+    State(app): State<Arc<AppState>>,
+    caller: Option<Extension<AdminCaller>>,
+) -> Response {
     let rx = app.monitor.live.subscribe();
     let stop = app.monitor.stop.subscribe();
     if app.monitor.stopping() {
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    // The state: the receivers, and whether the frame already there may be sent (at
-    // once to a new subscriber; after that, only new frames).
-    let events =
-        futures_util::stream::unfold((rx, stop, true), |(mut rx, mut stop, first)| async move {
-            let mut take_current = first;
-            loop {
-                if *stop.borrow() {
-                    return None;
-                }
-                if !take_current {
-                    tokio::select! {
-                        changed = rx.changed() => if changed.is_err() { return None },
-                        _ = stop.wait_for(|s| *s) => return None,
-                    }
-                }
-                take_current = false;
-                let current = rx.borrow_and_update().clone();
-                if let Some(json) = current {
-                    let event = Event::default().event("stats").data(&*json);
-                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, stop, false)));
-                }
-            }
-        });
+    let session = match caller {
+        Some(Extension(AdminCaller::Session(key))) => Some(key),
+        _ => None,
+    };
+    let stream = LiveStream {
+        app: Arc::downgrade(&app),
+        session,
+        ended: app.admin.sessions_ended(),
+        rx,
+        stop,
+    };
+    // The state: the stream, and whether the frame already there may be sent (at once
+    // to a new subscriber; after that, only new frames).
+    let events = futures_util::stream::unfold((stream, true), |(mut s, first)| async move {
+        let event = s.next(first).await?;
+        Some((Ok::<_, std::convert::Infallible>(event), (s, false)))
+    });
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -310,6 +313,57 @@ async fn live(State(app): State<Arc<AppState>>) -> Response {
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// One subscriber of `/api/v1/live`, see [`live`].
+struct LiveStream {
+    /// Weak, so that a forgotten stream does not keep the application alive.
+    app: Weak<AppState>,
+    /// The session the stream was opened with (None: the API token).
+    session: Option<SessionKey>,
+    ended: watch::Receiver<u64>,
+    rx: watch::Receiver<Option<Arc<str>>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl LiveStream {
+    /// Whether the stream may go on: not shutting down, and its session (if any) alive
+    /// (a lookup among at most 16 sessions).
+    fn open(&self) -> bool {
+        !*self.stop.borrow()
+            && self
+                .app
+                .upgrade()
+                .is_some_and(|app| self.session.is_none_or(|key| app.admin.session_alive(key)))
+    }
+
+    /// The next event; None when the stream ends.
+    async fn next(&mut self, take_current: bool) -> Option<Event> {
+        let mut take_current = take_current;
+        loop {
+            if !self.open() {
+                return None;
+            }
+            if !take_current {
+                tokio::select! {
+                    changed = self.rx.changed() => if changed.is_err() { return None },
+                    _ = self.stop.wait_for(|s| *s) => return None,
+                    // Sessions ended: look again whether this one is among them.
+                    ended = self.ended.changed() => {
+                        if ended.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
+                }
+            }
+            take_current = false;
+            let current = self.rx.borrow_and_update().clone();
+            if let Some(json) = current {
+                return Some(Event::default().event("stats").data(&*json));
+            }
+        }
+    }
 }
 
 /// `GET /api/v1/history`.

@@ -65,21 +65,7 @@ struct Verified {
 
 impl VerifiedCache {
     pub(crate) fn new() -> Self {
-        let mut key = [0u8; 32];
-        if getrandom::fill(&mut key).is_err() {
-            // No randomness from the kernel (it always has some on Linux): a key from the
-            // process's hash seeds and the clock is still unknown to a client.
-            use std::hash::{BuildHasher, Hasher};
-            for chunk in key.chunks_mut(8) {
-                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-                h.write_u128(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos()),
-                );
-                chunk.copy_from_slice(&h.finish().to_le_bytes());
-            }
-        }
+        let key = crate::auth::secrets::random::<32>();
         VerifiedCache {
             key,
             entries: Mutex::new(HashMap::new()),
