@@ -176,6 +176,45 @@ impl Trees {
 /// daemon that is still exiting, or sled's own threads finishing after a close.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Creates the database directory readable by its owner only (0700), or tightens an
+/// existing one that lets the group or others in: it holds the argon2 hashes of every
+/// password, which allow offline guessing. sled creates its files with the process's
+/// umask; the directory keeps everyone else out of them. An existing directory that
+/// cannot be tightened (owned by another user) is used as it is, with a warning: the
+/// box must still start.
+fn prepare_directory(dir: &Path) -> Result<(), sled::Error> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    match std::fs::metadata(dir) {
+        Ok(metadata) => {
+            let mode = metadata.permissions().mode() & 0o7777;
+            if metadata.is_dir() && mode & 0o077 != 0 {
+                let tightened = std::fs::Permissions::from_mode(0o700);
+                match std::fs::set_permissions(dir, tightened) {
+                    Ok(()) => tracing::info!(
+                        dir = %dir.display(),
+                        "the configuration directory was open to other users (mode {mode:o}); \
+                         it is now 700, as it holds password hashes"
+                    ),
+                    Err(error) => tracing::warn!(
+                        dir = %dir.display(),
+                        "the configuration directory is open to other users (mode {mode:o}) and \
+                         cannot be made 700 ({error}); it holds password hashes: fix its owner \
+                         or mode"
+                    ),
+                }
+            }
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok(std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 fn open_waiting_for_lock(dir: &Path) -> Result<sled::Db, sled::Error> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
@@ -203,12 +242,15 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the database in `dir`: creates a new one at the current schema, or
     /// migrates an older one step by step, or refuses one written by a newer
-    /// dvbgate with [`StoreError::NewerSchema`] (without changing it).
+    /// dvbgate with [`StoreError::NewerSchema`] (without changing it). The directory
+    /// is created (with its parents) or tightened to mode 0700: it holds password
+    /// hashes.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         Self::open_at(dir).map_err(|error| error.at(dir))
     }
 
     fn open_at(dir: &Path) -> Result<Store, StoreError> {
+        prepare_directory(dir)?;
         let db = open_waiting_for_lock(dir)?;
         let schema_version = migrate::prepare(&db, dir)?;
         let trees = Trees::open(&db)?;

@@ -617,3 +617,31 @@ fn an_interrupted_creation_is_completed_but_foreign_data_is_not_initialised_over
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+#[test]
+fn the_directory_is_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |dir: &Path| {
+        std::fs::metadata(dir)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // Created 0700, parents included.
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let dir = temp.path().join("var").join("config");
+    let store = Store::open(&dir).expect("open");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(dir.parent().expect("parent")), 0o700);
+    drop(store);
+
+    // An existing one open to the group or others is tightened, its records kept.
+    for loose in [0o755, 0o750, 0o701, 0o777] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(loose)).expect("chmod");
+        let store = Store::open(&dir).expect("reopen");
+        assert_eq!(mode(&dir), 0o700, "from {loose:o}");
+        assert_eq!(store.settings().expect("settings"), Settings::default());
+        drop(store);
+    }
+}
