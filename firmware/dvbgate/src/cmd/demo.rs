@@ -61,10 +61,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let temporary;
     let data = match &args.data {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            d.clone()
-        }
+        // The store creates it, for its owner only.
+        Some(d) => d.clone(),
         None => {
             temporary = tempfile::Builder::new()
                 .prefix("dvbgate-demo-")

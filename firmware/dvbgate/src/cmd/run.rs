@@ -33,8 +33,7 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let logbook = logging::init();
     let listener = daemon::bind(args.listen)?;
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("cannot create {}", args.data.display()))?;
+    // The store creates the directory, for its owner only (it holds password hashes).
     let store =
         Arc::new(Store::open(&args.data).with_context(|| {
             format!("cannot open the configuration in {}", args.data.display())

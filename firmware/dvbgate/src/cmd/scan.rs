@@ -64,8 +64,6 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
         let store = Store::open(dir.path())?;
         (Arc::new(store), Some(dir))
     } else {
-        std::fs::create_dir_all(&args.data)
-            .with_context(|| format!("cannot create {}", args.data.display()))?;
         let store = Store::open(&args.data).map_err(|e| {
             if e.to_string().contains("could not acquire lock") {
                 anyhow::anyhow!(
