@@ -25,7 +25,8 @@
 //!   `number,name,service_id,enabled,protocol,address,port,url,category` (RFC 4180:
 //!   CRLF, quotes where needed; `url` empty while the channel's multicast is off).
 //!   Texts that a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
-//!   `@`) get a leading `'`.
+//!   `@`, or a tab or carriage return, which some spreadsheets skip before looking for
+//!   one) get a leading `'` (OWASP's advice on CSV injection).
 
 use crate::auth::Peer;
 use crate::error::ApiError;
@@ -436,7 +437,7 @@ fn csv<'a>(rows: impl Iterator<Item = CsvRow<'a>>) -> String {
 
 /// A text as one CSV field (RFC 4180), defused for spreadsheets: see the module docs.
 fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -460,6 +461,9 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_field("-,x"), "\"'-,x\"");
+        assert_eq!(csv_field("\t=1+2"), "'\t=1+2");
+        assert_eq!(csv_field("\r=1+2"), "\"'\r=1+2\"");
+        assert_eq!(csv_field("a\t=1"), "a\t=1", "only at the start");
         assert_eq!(csv_field(""), "");
     }
 

@@ -69,14 +69,50 @@ impl<K: Ord + Clone + ToString, const N: usize> Group<K, N> {
         self.entries.retain(|_, e| e.last_seen >= cutoff);
     }
 
-    fn to_json(&self, since: i64) -> Value {
+    /// The points after `since`, copied (cheap: at most a few MiB for the largest
+    /// lineups) so that the JSON is built after the lock is released.
+    fn copy(&self, since: i64) -> GroupCopy<N> {
+        GroupCopy {
+            names: self.names,
+            entries: self
+                .entries
+                .iter()
+                .map(|(key, entry)| {
+                    let points = std::array::from_fn(|i| {
+                        entry.rings[i]
+                            .iter()
+                            .filter(|(t, _)| i64::from(*t) > since)
+                            .copied()
+                            .collect()
+                    });
+                    (key.to_string(), points)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One group's series, copied out of the history (see [`History::snapshot`]).
+struct GroupCopy<const N: usize> {
+    names: [&'static str; N],
+    entries: Vec<(String, [Vec<Point>; N])>,
+}
+
+impl<const N: usize> GroupCopy<N> {
+    fn points(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(_, series)| series.iter().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
+    fn to_json(&self) -> Value {
         let mut out = Map::new();
-        for (key, entry) in &self.entries {
+        for (key, series_points) in &self.entries {
             let mut series = Map::new();
-            for (name, ring) in self.names.iter().zip(&entry.rings) {
-                let points: Vec<Value> = ring
+            for (name, points) in self.names.iter().zip(series_points) {
+                let points: Vec<Value> = points
                     .iter()
-                    .filter(|(t, _)| i64::from(*t) > since)
                     .map(|&(t, v)| {
                         // Through the f32's shortest decimal form: 33.59, not
                         // 33.59000015258789.
@@ -90,9 +126,34 @@ impl<K: Ord + Clone + ToString, const N: usize> Group<K, N> {
                     .collect();
                 series.insert((*name).to_owned(), Value::Array(points));
             }
-            out.insert(key.to_string(), Value::Object(series));
+            out.insert(key.clone(), Value::Object(series));
         }
         Value::Object(out)
+    }
+}
+
+/// The last hour of every series, copied out of [`History`]: what `/api/v1/history`
+/// renders once the history's lock is released.
+pub(crate) struct Snapshot {
+    tuners: GroupCopy<3>,
+    inputs: GroupCopy<1>,
+    channels: GroupCopy<1>,
+}
+
+impl Snapshot {
+    /// How many points there are (to decide where to render them).
+    pub(crate) fn points(&self) -> usize {
+        self.tuners.points() + self.inputs.points() + self.channels.points()
+    }
+
+    /// `/api/v1/history`'s answer.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "interval_s": INTERVAL_S,
+            "tuners": self.tuners.to_json(),
+            "inputs": self.inputs.to_json(),
+            "channels": self.channels.to_json(),
+        })
     }
 }
 
@@ -141,15 +202,19 @@ impl History {
         self.channels.forget_older_than(cutoff);
     }
 
-    /// `/api/v1/history`: the last hour before `now`, oldest first.
-    pub(crate) fn to_json(&self, now: i64) -> Value {
+    /// The last hour before `now`, oldest first, copied (see [`Snapshot`]).
+    pub(crate) fn snapshot(&self, now: i64) -> Snapshot {
         let since = now - KEEP_S;
-        json!({
-            "interval_s": INTERVAL_S,
-            "tuners": self.tuners.to_json(since),
-            "inputs": self.inputs.to_json(since),
-            "channels": self.channels.to_json(since),
-        })
+        Snapshot {
+            tuners: self.tuners.copy(since),
+            inputs: self.inputs.copy(since),
+            channels: self.channels.copy(since),
+        }
+    }
+
+    #[cfg(test)]
+    fn to_json(&self, now: i64) -> Value {
+        self.snapshot(now).to_json()
     }
 
     #[cfg(test)]

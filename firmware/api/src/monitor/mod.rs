@@ -72,6 +72,10 @@ const XC_OUTCOMES: [(XcLogin, &str); 7] = [
     (XcLogin::Inactive, "inactive"),
 ];
 
+/// A history with more points than this (some 30 channels' hour) is rendered on a
+/// blocking thread: a few milliseconds or more of work.
+const LARGE_HISTORY_POINTS: usize = 10_000;
+
 /// How often the live frame is sent.
 const LIVE_EVERY: Duration = Duration::from_secs(1);
 
@@ -366,10 +370,32 @@ impl LiveStream {
     }
 }
 
-/// `GET /api/v1/history`.
-async fn history_json(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+/// `GET /api/v1/history`. The points are copied under the history's lock (which the
+/// sampler needs every 10 s) and rendered after; a large lineup's answer (some MiB) is
+/// rendered on a blocking thread, not on one of the few async workers.
+async fn history_json(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let now = unix_ms() / 1000;
-    Json(app.monitor.history().to_json(now))
+    let snapshot = app.monitor.history().snapshot(now);
+    let large = snapshot.points() > LARGE_HISTORY_POINTS;
+    let render = move || {
+        serde_json::to_vec(&snapshot.to_json()).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot render the history: {e}"),
+            )
+        })
+    };
+    let body = if large {
+        blocking(render).await?
+    } else {
+        render()?
+    };
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 /// `GET /api/v1/logs?after=<seq>&level=info|warn|error&limit=<n≤1000>`.

@@ -182,3 +182,39 @@ async fn logs_pages_and_rejects_bad_queries() {
     }
     f.app.supervisor.stop();
 }
+
+#[tokio::test]
+async fn a_large_history_is_rendered_whole() {
+    let f = fixture(None);
+    let now = unix_ms() / 1000;
+    // 40 channels for an hour: more points than are rendered on an async worker.
+    let mut frame = frame::tests::sample_frame(now);
+    let template = frame.channels[0].clone();
+    frame.channels = (1..=40u16)
+        .map(|n| {
+            let mut c = template.clone();
+            c.number = n;
+            c.bitrate_bps = u64::from(n) * 1000;
+            c
+        })
+        .collect();
+    {
+        let mut h = f.app.monitor.history();
+        for i in (0..history::POINTS as i64).rev() {
+            h.record(now - i * history::INTERVAL_S, &frame);
+        }
+    }
+    let r = get(&f.app, "/api/v1/history").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+    let v: serde_json::Value = serde_json::from_str(&text(r).await).unwrap();
+    let channels = v["channels"].as_object().unwrap();
+    assert_eq!(channels.len(), 40);
+    let series = v["channels"]["40"]["bitrate_bps"].as_array().unwrap();
+    assert!(series.len() >= history::POINTS - 1, "{}", series.len());
+    assert_eq!(series.last().unwrap()[1], 40_000.0);
+    assert!(
+        f.app.monitor.history().snapshot(now).points() > LARGE_HISTORY_POINTS,
+        "the test exercises the blocking path"
+    );
+}
