@@ -49,41 +49,66 @@ impl BookLayer {
     }
 }
 
-/// A span's fields as text (`id=1 name="A"`), kept in the span's extensions.
-struct SpanFields(String);
+/// A span's fields, kept in the span's extensions: each field's name and its text
+/// (`id=1`, `name="A"`). A field recorded again later (`span.record(..)`) replaces its
+/// earlier value, so a span recorded in a loop does not grow.
+struct SpanFields(Vec<(&'static str, String)>);
+
+impl SpanFields {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for (_, text) in &self.0 {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(text);
+        }
+        out
+    }
+}
 
 /// Writes fields as `key=value` (strings quoted when they hold spaces or quotes); the
 /// event's `message` goes first, bare.
 #[derive(Default)]
 struct Fields {
     message: String,
-    rest: String,
+    rest: Vec<(&'static str, String)>,
 }
 
 impl Fields {
-    fn push(&mut self, name: &str, value: &dyn std::fmt::Display, is_str: bool) {
+    fn push(&mut self, name: &'static str, value: &dyn std::fmt::Display, is_str: bool) {
         if name == "message" {
             let _ = write!(self.message, "{value}");
             return;
         }
-        if !self.rest.is_empty() {
-            self.rest.push(' ');
-        }
         let text = value.to_string();
-        if is_str && (text.is_empty() || text.contains([' ', '"', '='])) {
-            let _ = write!(self.rest, "{name}={text:?}");
+        let text = if is_str && (text.is_empty() || text.contains([' ', '"', '='])) {
+            format!("{name}={text:?}")
         } else {
-            let _ = write!(self.rest, "{name}={text}");
-        }
+            format!("{name}={text}")
+        };
+        self.rest.push((name, text));
     }
 
     /// The message with its fields after it.
     fn line(self) -> String {
-        match (self.message.is_empty(), self.rest.is_empty()) {
-            (_, true) => self.message,
-            (true, false) => self.rest,
-            (false, false) => format!("{} {}", self.message, self.rest),
+        let mut out = self.message;
+        for (_, text) in self.rest {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&text);
         }
+        out
+    }
+
+    /// As a span's fields (a span's `message`, if it has one, is a field like others).
+    fn for_span(self) -> Vec<(&'static str, String)> {
+        let mut all = self.rest;
+        if !self.message.is_empty() {
+            all.insert(0, ("message", self.message));
+        }
+        all
     }
 }
 
@@ -106,21 +131,24 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        span.extensions_mut().insert(SpanFields(fields.line()));
+        span.extensions_mut().insert(SpanFields(fields.for_span()));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         values.record(&mut fields);
-        let more = fields.line();
+        let more = fields.for_span();
         let mut ext = span.extensions_mut();
         match ext.get_mut::<SpanFields>() {
-            Some(SpanFields(text)) if !text.is_empty() => {
-                text.push(' ');
-                text.push_str(&more);
+            Some(SpanFields(known)) => {
+                for (name, text) in more {
+                    match known.iter_mut().find(|(n, _)| *n == name) {
+                        Some(field) => field.1 = text,
+                        None => known.push((name, text)),
+                    }
+                }
             }
-            Some(SpanFields(text)) => *text = more,
             None => ext.insert(SpanFields(more)),
         }
     }
@@ -136,10 +164,10 @@ where
                     spans.push(':');
                 }
                 spans.push_str(span.name());
-                if let Some(SpanFields(f)) = span.extensions().get::<SpanFields>()
-                    && !f.is_empty()
+                if let Some(f) = span.extensions().get::<SpanFields>()
+                    && !f.0.is_empty()
                 {
-                    let _ = write!(spans, "{{{f}}}");
+                    let _ = write!(spans, "{{{}}}", f.text());
                 }
             }
         }
@@ -186,6 +214,30 @@ mod tests {
         assert_eq!(lines[1]["message"], "output sending again channel=2");
         assert_eq!(lines[1]["spans"], "input{id=1 name=\"Multiplex R1\"}");
         assert_eq!(lines[1]["target"], module_path!());
+    }
+
+    #[test]
+    fn a_span_recorded_again_keeps_one_value_per_field() {
+        let book = Arc::new(LogBook::new());
+        let subscriber = tracing_subscriber::registry()
+            .with(BookLayer::new(Arc::clone(&book)).with_filter(LevelFilter::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "input",
+                id = 1,
+                state = tracing::field::Empty,
+                retry = tracing::field::Empty
+            );
+            for n in 0..1000 {
+                span.record("state", "retrying");
+                span.record("retry", n);
+            }
+            span.record("state", "locked");
+            let _in = span.enter();
+            tracing::info!("running");
+        });
+        let page = book_page(&book);
+        assert_eq!(page[0]["spans"], "input{id=1 state=locked retry=999}");
     }
 
     /// The book's lines as `/api/v1/logs` shows them.
