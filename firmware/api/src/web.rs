@@ -17,6 +17,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// The page's Content-Security-Policy.
@@ -50,7 +51,7 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
             let mut response = if none_match(request, etag) {
                 StatusCode::NOT_MODIFIED.into_response()
             } else {
-                let mut r = body.to_vec().into_response();
+                let mut r = Bytes::from_static(body).into_response();
                 set(&mut r, header::CONTENT_TYPE, asset.content_type);
                 if gzip.is_some() {
                     set(&mut r, header::CONTENT_ENCODING, "gzip");

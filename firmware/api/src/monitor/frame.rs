@@ -244,19 +244,29 @@ pub(crate) fn parse_vm_rss(status: &str) -> Option<u64> {
 }
 
 /// CPU time the process used, user and system, from `/proc/self/stat` (in the clock
-/// ticks of the `/proc` interface, `USER_HZ`, which is 100 on every Linux architecture).
+/// ticks of the `/proc` interface, `USER_HZ`: 100 on the usual kernels, but a kernel
+/// setting, so asked of the system once).
 pub(crate) fn cpu_seconds() -> Option<f64> {
-    parse_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
+    static TICKS_PER_SECOND: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let ticks = (*TICKS_PER_SECOND.get_or_init(|| {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| *n > 0)
+    }))?;
+    parse_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?, ticks)
 }
 
-pub(crate) fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+/// `ticks`: clock ticks per second (`sysconf(_SC_CLK_TCK)`).
+pub(crate) fn parse_cpu_seconds(stat: &str, ticks: u64) -> Option<f64> {
     // The command name (field 2) may hold spaces and parentheses: fields count from
     // the last ')'. utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
+    Some((utime + stime) as f64 / ticks as f64)
 }
 
 /// File descriptors the process has open.
@@ -359,8 +369,9 @@ pub(crate) mod tests {
     fn cpu_time_counts_fields_after_the_command_name() {
         // A command name with a space and a parenthesis; utime 250, stime 75 ticks.
         let stat = "1234 (mux-a) b) S 1 1234 1234 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 9 0";
-        assert_eq!(parse_cpu_seconds(stat), Some(3.25));
-        assert_eq!(parse_cpu_seconds("garbage"), None);
+        assert_eq!(parse_cpu_seconds(stat, 100), Some(3.25));
+        assert_eq!(parse_cpu_seconds(stat, 250), Some(1.3));
+        assert_eq!(parse_cpu_seconds("garbage", 100), None);
         assert!(cpu_seconds().is_some());
         assert!(open_fds().is_some_and(|n| n >= 3));
     }
