@@ -746,8 +746,14 @@ async fn lineup_and_hdhomerun() {
 async fn short_epg_and_data_table() {
     let gw = gateway();
     let store = gw.sup.store().clone();
-    let now = dvbgate_control::epg::now_unix();
     let hour = 3600;
+    // The guide is laid out around the current hour; a run that crossed into the next
+    // hour would find another programme on air (this failed once at 18:00:00 UTC).
+    let into_hour = dvbgate_control::epg::now_unix() % hour;
+    if into_hour > hour - 30 {
+        tokio::time::sleep(Duration::from_secs((hour - into_hour + 1) as u64)).await;
+    }
+    let now = dvbgate_control::epg::now_unix();
     let at = |t: i64| {
         let d = jiff::Timestamp::from_second(t).unwrap();
         d.strftime("%Y%m%d%H%M%S +0000").to_string()
